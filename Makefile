@@ -1,0 +1,23 @@
+# `make run` trains and checks a model on the bundled digits and writes pictures to out/;
+# `make test` runs the test suite. Both install what they need first.
+PYTHON ?= python3
+
+.PHONY: setup system-deps run test bench
+
+system-deps:  # Graphviz's `dot` renders the computation graphs (SVG/PNG/PDF)
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "installing Graphviz (the 'dot' program)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; }
+
+setup: system-deps
+	$(PYTHON) -m pip install -q -e ".[dev]"
+
+run: setup
+	$(PYTHON) -m tensorflowlite_clone train --out out
+
+test: setup
+	$(PYTHON) -m pytest -q
+
+bench: setup
+	$(PYTHON) -m tensorflowlite_clone bench
