@@ -1,0 +1,263 @@
+"""The primitive ops: each one's NumPy forward beside its vector-Jacobian products.
+
+A VJP has the signature `vjp(g, ans, *inputs, *params)`: `g` is the gradient of the target
+with respect to the op's output `ans`, and it returns the gradient with respect to one input.
+VJPs use only operators and ndarray-style methods (`.sum`, `.reshape`, `.mT`, ...), which
+Tensors share, so the same line serves the plain sweep on arrays and the recorded sweep on
+Tensors that gives higher-order derivatives.
+"""
+import builtins
+import math
+from numbers import Number
+
+import numpy as np
+
+from .tape import Primitive
+from .tensor import Tensor, as_array
+
+BROADCAST_ERROR = "cannot broadcast {} with {}"
+
+
+def unbroadcast(g, shape):
+    """Sum `g` over the axes NumPy broadcasting added or stretched, back to an input's `shape`."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return g.sum(tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
+
+
+def _tensor_or_array(op, numpy_function):
+    """Use the recorded `op` on a Tensor (outer tape listening), bare NumPy on an array."""
+    return lambda x, *params: op(x, *params) if isinstance(x, Tensor) else numpy_function(x, *params)
+
+
+def _shape(x):
+    return np.shape(x)
+
+
+# --- elementwise arithmetic with broadcasting --------------------------------------------------
+add = Primitive("add", np.add, (
+    lambda g, ans, x, y: unbroadcast(g, _shape(x)),
+    lambda g, ans, x, y: unbroadcast(g, _shape(y))), BROADCAST_ERROR)
+
+subtract = Primitive("subtract", np.subtract, (
+    lambda g, ans, x, y: unbroadcast(g, _shape(x)),
+    lambda g, ans, x, y: unbroadcast(-g, _shape(y))), BROADCAST_ERROR)
+
+multiply = Primitive("multiply", np.multiply, (
+    lambda g, ans, x, y: unbroadcast(g * y, _shape(x)),
+    lambda g, ans, x, y: unbroadcast(g * x, _shape(y))), BROADCAST_ERROR)
+
+divide = Primitive("divide", np.divide, (
+    lambda g, ans, x, y: unbroadcast(g / y, _shape(x)),
+    lambda g, ans, x, y: unbroadcast(-g * ans / y, _shape(y))), BROADCAST_ERROR)
+
+negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,))
+
+_power = Primitive("power", np.power, (lambda g, ans, x, p: g * (p * x ** (p - 1)),))
+
+
+def power(x, exponent):
+    """`x ** exponent` for a scalar (Python or NumPy number) exponent."""
+    if isinstance(exponent, Tensor) or not isinstance(exponent, Number):
+        raise TypeError(f"power: the exponent must be a scalar number, got {type(exponent).__name__}")
+    return _power(x, exponent)
+
+
+# --- elementwise functions -----------------------------------------------------------------------
+exp = Primitive("exp", np.exp, (lambda g, ans, x: g * ans,))
+log = Primitive("log", np.log, (lambda g, ans, x: g / x,))
+tanh = Primitive("tanh", np.tanh, (lambda g, ans, x: g * (1 - ans * ans),))
+# 0.5 (tanh(x/2) + 1) is the logistic function without exp overflow, in the input's dtype
+sigmoid = Primitive("sigmoid", lambda x: 0.5 * (np.tanh(0.5 * x) + 1),
+                    (lambda g, ans, x: g * (ans * (1 - ans)),))
+# the derivative at 0 is taken as 0, as the seed's `(s1 > 0) * ds1` does
+relu = Primitive("relu", lambda x: np.maximum(x, 0), (lambda g, ans, x: g * (ans > 0),))
+
+
+def _tie_share(x, y, dtype):
+    """1 where x wins, 1/2 where x and y tie, 0 where y wins: ties split the gradient evenly."""
+    x, y = np.asarray(x), np.asarray(y)
+    return (x > y).astype(dtype) + (x == y).astype(dtype) * dtype.type(0.5)
+
+
+maximum = Primitive("maximum", np.maximum, (
+    lambda g, ans, x, y: unbroadcast(g * _tie_share(x, y, g.dtype), _shape(x)),
+    lambda g, ans, x, y: unbroadcast(g * _tie_share(y, x, g.dtype), _shape(y))), BROADCAST_ERROR)
+
+
+def _mask(condition):
+    return np.asarray(condition).astype(bool, copy=False)
+
+
+_where = Primitive("where", np.where, (
+    None,  # the condition is not differentiable
+    lambda g, ans, c, x, y: unbroadcast(g * _mask(c), _shape(x)),
+    lambda g, ans, c, x, y: unbroadcast(g * ~_mask(c), _shape(y))), "cannot broadcast condition {} with {} and {}")
+
+
+def where(condition, x, y):
+    """Elementwise `x` where `condition` holds, else `y`; the gradient flows to the chosen one."""
+    return _where(condition, x, y)
+
+
+# --- matrix product ------------------------------------------------------------------------------
+def _as_matrices(g, a, b):
+    """Promote 1-D operands to matrices as `matmul` does, and shape `g` to match."""
+    if b.ndim == 1:
+        b, g = b.reshape(b.shape + (1,)), g.reshape(g.shape + (1,))
+    if a.ndim == 1:
+        a, g = a.reshape((1,) + a.shape), g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+    return g, a, b
+
+
+def _matmul_grad_a(g, ans, a, b):
+    if a.ndim == 2 and b.ndim == 2:
+        return g @ b.T
+    g2, a2, b2 = _as_matrices(g, a, b)
+    return unbroadcast(g2 @ b2.mT, a2.shape).reshape(a.shape)
+
+
+def _matmul_grad_b(g, ans, a, b):
+    if a.ndim == 2 and b.ndim == 2:
+        return a.T @ g
+    g2, a2, b2 = _as_matrices(g, a, b)
+    return unbroadcast(a2.mT @ g2, b2.shape).reshape(b.shape)
+
+
+matmul = Primitive("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b), "cannot multiply {} by {}")
+
+
+# --- reductions ----------------------------------------------------------------------------------
+def _reduced_axes(ndim, axis):
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+
+
+def _kept(g, x, axis):
+    """`g` reshaped as if the reduction over `axis` had kept its dims (size-1 axes)."""
+    axes = _reduced_axes(np.ndim(x), axis)
+    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(np.shape(x))))
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+_broadcast_to = Primitive("broadcast_to", np.broadcast_to,
+                          (lambda g, ans, x, shape: unbroadcast(g, _shape(x)),))
+_broadcast_back = _tensor_or_array(_broadcast_to, np.broadcast_to)
+
+
+def broadcast_to(x, shape):
+    return _broadcast_to(x, tuple(shape))
+
+
+_sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), (
+    lambda g, ans, x, axis, keepdims: _broadcast_back(_kept(g, x, axis), _shape(x)),))
+
+
+def _mean_grad(g, ans, x, axis, keepdims):
+    count = math.prod(np.shape(x)[i] for i in _reduced_axes(np.ndim(x), axis))
+    return _broadcast_back(_kept(g, x, axis) / count, _shape(x))  # a Python int keeps the dtype
+
+
+_mean = Primitive("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+                  (_mean_grad,))
+
+
+def _max_grad(g, ans, x, axis, keepdims):
+    winners = np.asarray(x) == _kept(np.asarray(ans), x, axis)
+    ties = winners.sum(axis=axis, keepdims=True, dtype=g.dtype)
+    return _kept(g, x, axis) * (winners / ties)  # split evenly among tied maxima
+
+
+_max = Primitive("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+                 (_max_grad,))
+
+
+def sum(x, axis=None, keepdims=False):
+    return _sum(x, _axis(axis), keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return _mean(x, _axis(axis), keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum over `axis`. With ties, the gradient is split evenly among the tied entries."""
+    return _max(x, _axis(axis), keepdims)
+
+
+# --- shape and indexing --------------------------------------------------------------------------
+_reshape = Primitive("reshape", np.reshape, (lambda g, ans, x, shape: g.reshape(_shape(x)),))
+
+
+def reshape(x, shape):
+    return _reshape(x, shape)
+
+
+def _transpose_grad(g, ans, x, axes):
+    return g.transpose(None if axes is None else tuple(int(a) for a in np.argsort(axes)))
+
+
+_transpose = Primitive("transpose", np.transpose, (_transpose_grad,))
+
+
+def transpose(x, axes=None):
+    return _transpose(x, None if axes is None else tuple(axes))
+
+
+def _scatter_add_forward(g, index, shape):
+    out = np.zeros(shape, dtype=g.dtype)
+    if _has_array(index):
+        np.add.at(out, index, g)  # repeated indices accumulate
+    else:
+        out[index] = g
+    return out
+
+
+def _has_array(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return builtins.any(isinstance(p, (np.ndarray, list)) for p in parts)
+
+
+_scatter_add = Primitive("scatter_add", _scatter_add_forward,
+                         (lambda g, ans, x, index, shape: g[index],))
+_scatter_back = _tensor_or_array(_scatter_add, _scatter_add_forward)
+
+_getitem = Primitive("getitem", lambda x, index: x[index],
+                     (lambda g, ans, x, index: _scatter_back(g, index, _shape(x)),))
+
+
+def _index(part):
+    if isinstance(part, Tensor):
+        raise TypeError("getitem: index with integer NumPy arrays, not Tensors")
+    if isinstance(part, list):
+        return np.asarray(part)
+    return part
+
+
+def getitem(x, index):
+    """`x[index]` with ints, slices, None, Ellipsis and integer or boolean arrays."""
+    index = tuple(map(_index, index)) if isinstance(index, tuple) else _index(index)
+    return _getitem(x, index)
+
+
+# --- dtype and gradient control ------------------------------------------------------------------
+_cast = Primitive("cast", lambda x, dtype: x.astype(dtype),
+                  (lambda g, ans, x, dtype: g.astype(x.dtype),))
+
+
+def cast(x, dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fc":
+        raise TypeError(f"cast: tensors hold floating-point values, not {dtype}")
+    return _cast(x, dtype)
+
+
+def stop_gradient(x):
+    """The same value as a new constant: no gradient flows back through it."""
+    return Tensor(as_array(x))

@@ -1,0 +1,360 @@
+"""The tape: primitives record themselves on it, `gradient` sweeps it backwards.
+
+A tape is a plain list of records in execution order (a Wengert list). Execution order is
+already a topological order, so the backward sweep is one reversed loop: no recursion, no sort.
+"""
+import contextlib
+import os
+import sys
+from numbers import Number
+
+import numpy as np
+
+from .tensor import Tensor, Variable
+
+_tapes = []        # tapes inside their `with` block, innermost last
+_recording = []    # those of them currently recording
+_anomaly = [False]  # set by detect_anomaly()
+
+
+class Record:
+    """One executed op: what ran, on what, with which parameters, producing which tensor."""
+
+    __slots__ = ("op", "inputs", "values", "output", "params", "where")
+
+    def __init__(self, op, inputs, values, output, params, where):
+        self.op, self.inputs, self.values, self.output = op, inputs, values, output
+        self.params, self.where = params, where
+
+    def __repr__(self):
+        return f"<Record {self.op.name} -> {self.output.shape}>"
+
+
+class Primitive:
+    """A differentiable op: a NumPy `forward` and one VJP per input (None: not differentiable).
+
+    Calling it converts the inputs, runs the forward pass and records the call on every
+    recording tape that watches one of the inputs. `vjps[k](g, ans, *inputs, *params)` maps
+    the output's gradient `g` to input k's; it is written with operators and ndarray-style
+    methods, so the same code runs on raw arrays (plain sweep) and on Tensors (recorded on an
+    outer tape, which is how higher-order derivatives come for free).
+    """
+
+    __slots__ = ("name", "forward", "vjps", "shape_error")
+
+    def __init__(self, name, forward, vjps, shape_error=None):
+        self.name, self.forward, self.vjps, self.shape_error = name, forward, vjps, shape_error
+
+    def __call__(self, *args):
+        n = len(self.vjps)
+        inputs, params = args[:n], args[n:]
+        inputs = tuple(_entering(x) if vjp else x for x, vjp in zip(inputs, self.vjps))
+        values = [x._value if isinstance(x, Tensor) else x for x in inputs]
+        try:
+            value = self.forward(*values, *params)
+        except (ValueError, IndexError) as error:
+            shapes = [np.shape(v) for v in values]
+            if self.shape_error:  # the op knows how to say it: "cannot multiply (3, 4) by (5, 2)"
+                message = self.shape_error.format(*shapes)
+            else:
+                message = f"{error} (input shapes {', '.join(map(str, shapes))})"
+            raise type(error)(f"{self.name}: {message}") from None
+        output = Tensor.__new__(Tensor)
+        output._value = value if isinstance(value, np.ndarray) else np.asarray(value)
+        output.name = None
+        where = None
+        if _anomaly[0]:
+            where = _user_frame()
+            _check_finite(value, f"{self.name} produced {{}} in its forward pass", where)
+        if _recording:
+            record = None
+            for tape in _recording:
+                if tape._watches_any(inputs):
+                    record = record or Record(self, inputs, values, output, params, where)
+                    tape._records.append(record)
+                    tape._watched[id(output)] = output
+        return output
+
+
+def _entering(x):
+    """Inputs to differentiable math: Tensors and Python numbers stay, arrays become float."""
+    if isinstance(x, (Tensor, Number)) and not isinstance(x, bool):
+        return x
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fc":
+        return x  # keep identity: a watched array is recognised by it
+    return Tensor(x)._value
+
+
+class GradientTape:
+    """Records ops on watched tensors; `gradient` differentiates a target with respect to sources.
+
+    TensorFlow's semantics: trainable Variables are watched automatically; a non-persistent
+    tape answers one `gradient` call; unconnected sources get None (or zeros); a non-scalar
+    target is differentiated as its sum unless `output_gradients` seeds it.
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self._records = []
+        self._watched = {}   # id -> tensor (kept alive so ids stay unique)
+        self._variables = {}  # id -> Variable, in the order they were first watched
+        self._used = False
+
+    # --- context ----------------------------------------------------------------------------
+    def __enter__(self):
+        if self in _tapes:
+            raise RuntimeError("GradientTape: this tape is already recording; it cannot be entered again")
+        _tapes.append(self)
+        _recording.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _tapes.remove(self)
+        if self in _recording:
+            _recording.remove(self)
+        return False
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Ops inside this block are not recorded on this tape."""
+        if self not in _recording:
+            raise RuntimeError("GradientTape.stop_recording: the tape is not recording")
+        _recording.remove(self)
+        try:
+            yield
+        finally:
+            if self in _tapes:
+                _recording.append(self)
+
+    # --- what is watched ----------------------------------------------------------------------
+    def watch(self, tensor):
+        """Watch a Tensor or a floating-point NumPy array (or a list/tuple/dict of them)."""
+        for x in _flatten(tensor):
+            if not isinstance(x, (Tensor, np.ndarray)):
+                raise TypeError(f"watch: expected a Tensor or NumPy array, got {type(x).__name__}")
+            if x.dtype.kind not in "fc":
+                raise TypeError(f"watch: cannot watch a tensor of dtype {x.dtype}; "
+                                "only floating-point values have gradients")
+            self._watched[id(x)] = x
+            if isinstance(x, Variable):
+                self._variables.setdefault(id(x), x)
+
+    def _watches_any(self, inputs):
+        watched = self._watched
+        for x in inputs:
+            if id(x) in watched:
+                return True
+            if (isinstance(x, Variable) and x.trainable and self.watch_accessed_variables):
+                self.watch(x)
+                return True
+        return False
+
+    def watched_variables(self):
+        return tuple(self._variables.values())
+
+    @property
+    def records(self):
+        """The recorded ops in execution order (read them; do not change them)."""
+        return tuple(self._records)
+
+    def reset(self):
+        """Forget everything recorded and watched, as if the tape were new."""
+        self._records.clear()
+        self._watched.clear()
+        self._variables.clear()
+        self._used = False
+
+    # --- differentiation ----------------------------------------------------------------------
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"gradient: unconnected_gradients must be 'none' or 'zero', "
+                             f"got {unconnected_gradients!r}")
+        if not self.persistent:
+            if self._used:
+                raise RuntimeError("gradient: a non-persistent GradientTape can only be asked once "
+                                   "(its records are released); use GradientTape(persistent=True)")
+            if self in _recording:
+                raise RuntimeError("gradient: called inside the non-persistent tape's own `with` "
+                                   "block; call it after the block, or use persistent=True")
+        flat_sources = _flatten(sources)
+        for k, s in enumerate(flat_sources):
+            if not isinstance(s, (Tensor, np.ndarray)) or s.dtype.kind not in "fc":
+                kind = getattr(s, "dtype", type(s).__name__)
+                raise TypeError(f"gradient: source {k} is {kind}; only floating-point "
+                                "Tensors or arrays have gradients")
+        if not isinstance(target, (Tensor, np.ndarray)):
+            raise TypeError(f"gradient: target must be a Tensor, got {type(target).__name__}")
+        seed = _seed(target, output_gradients, on_tensors=bool(_recording))
+        try:
+            grads = _backward(self._records, target, seed, flat_sources)
+        finally:
+            if not self.persistent:
+                self._used = True
+                self._records = []
+                self._watched = {}
+        results = []
+        for s in flat_sources:
+            g = grads.get(id(s))
+            if g is None and unconnected_gradients == "zero":
+                g = np.zeros_like(s._value if isinstance(s, Tensor) else s)
+            results.append(_as_result(g, s))
+        return _unflatten(sources, iter(results))
+
+
+def _seed(target, output_gradients, on_tensors):
+    """The gradient the sweep starts from: ones (sum of the target) or `output_gradients`."""
+    value = target._value if isinstance(target, Tensor) else target
+    if output_gradients is None:
+        seed = Tensor(np.ones_like(value))
+    else:
+        seed = output_gradients if isinstance(output_gradients, Tensor) else Tensor(output_gradients)
+        if seed.shape != value.shape:
+            raise ValueError(f"gradient: output_gradients of shape {seed.shape} does not match "
+                             f"the target's shape {value.shape}")
+        if seed.dtype != value.dtype:
+            seed = seed.astype(value.dtype)
+    return seed if on_tensors else seed._value
+
+
+def _backward(records, target, seed, sources):
+    """Sweep `records` in reverse, accumulating d(target)/d(tensor) in a dict keyed by identity.
+
+    Only records downstream of a source matter; each record's output gradient is popped when
+    consumed (freeing it early) unless that tensor is itself a source. With an outer tape
+    recording, the VJPs run on Tensors and get recorded there (higher-order derivatives).
+    """
+    keep = {id(s) for s in sources}
+    depends = set(keep)  # ids of tensors that depend on a source
+    relevant = []
+    for record in records:
+        if any(id(x) in depends for x in record.inputs):
+            depends.add(id(record.output))
+            relevant.append(record)
+    if id(target) not in depends:
+        return {}
+    on_tensors = bool(_recording)
+    grads = {id(target): seed}
+    owned = set()  # ids of accumulators the sweep allocated itself: safe to add into in place
+    for record in reversed(relevant):
+        key = id(record.output)
+        g = grads.get(key) if key in keep else grads.pop(key, None)
+        if g is None:
+            continue
+        inputs = record.inputs if on_tensors else record.values
+        ans = record.output if on_tensors else record.output._value
+        for x, vjp, arg in zip(record.inputs, record.op.vjps, inputs):
+            if vjp is None or id(x) not in depends:
+                continue
+            gx = vjp(g, ans, *inputs, *record.params)
+            if gx.dtype != x.dtype:  # e.g. a float32 weight meeting float64 data
+                gx = gx.astype(x.dtype)
+            if _anomaly[0]:
+                _check_finite(gx._value if on_tensors else gx,
+                              f"{record.op.name} produced {{}} in its backward pass", record.where)
+            _accumulate(grads, owned, id(x), gx, on_tensors)
+    return grads
+
+
+def _accumulate(grads, owned, key, g, on_tensors):
+    """Sum a gradient contribution; in place only into arrays this sweep allocated (VJPs may
+    return views of their input gradient or of user arrays, which must stay untouched)."""
+    old = grads.get(key)
+    if old is None:
+        grads[key] = g
+    elif key in owned:
+        np.add(old, g, out=old)
+    else:
+        total = old + g
+        grads[key] = total
+        if not on_tensors and isinstance(total, np.ndarray):
+            owned.add(key)
+
+
+def _as_result(g, source):
+    """Wrap a gradient as a Tensor the caller owns (never a read-only broadcast view)."""
+    if g is None or isinstance(g, Tensor):
+        return g
+    if not g.flags.writeable:
+        g = g.copy()
+    return Tensor(g)
+
+
+# --- structure of `sources`: a tensor, or lists / tuples / dicts of them ---------------------
+def _flatten(structure):
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in _flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for item in structure.values() for leaf in _flatten(item)]
+    return [structure]
+
+
+def _unflatten(structure, leaves):
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_unflatten(item, leaves) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _unflatten(item, leaves) for key, item in structure.items()}
+    return next(leaves)
+
+
+# --- functional helpers ----------------------------------------------------------------------
+def value_and_grad(f, argnums=0):
+    """`f`'s value and its gradient with respect to the positional arguments `argnums`.
+
+    Arguments may be arrays or Tensors; gradients come back as Tensors (zeros when unconnected).
+    Nesting works: `grad(grad(f))` differentiates twice.
+    """
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+
+    def wrapped(*args, **kwargs):
+        args = list(args)
+        for i in nums:
+            if i >= len(args):
+                raise TypeError(f"value_and_grad: argnums {i} but only {len(args)} positional arguments")
+            if not isinstance(args[i], Tensor):
+                args[i] = Tensor(args[i])
+        with GradientTape() as tape:
+            tape.watch([args[i] for i in nums])
+            value = f(*args, **kwargs)
+        grads = tape.gradient(value, [args[i] for i in nums], unconnected_gradients="zero")
+        return value, grads[0] if single else tuple(grads)
+
+    return wrapped
+
+
+def grad(f, argnums=0):
+    """The gradient of scalar-valued `f` with respect to its argument(s) `argnums`."""
+    vg = value_and_grad(f, argnums)
+    return lambda *args, **kwargs: vg(*args, **kwargs)[1]
+
+
+# --- anomaly detection -------------------------------------------------------------------------
+@contextlib.contextmanager
+def detect_anomaly():
+    """Raise FloatingPointError at the first op whose forward or backward produces NaN or inf,
+    naming the op and the line of user code that recorded it."""
+    previous = _anomaly[0]
+    _anomaly[0] = True
+    try:
+        yield
+    finally:
+        _anomaly[0] = previous
+
+
+def _check_finite(value, message, where):
+    value = np.asarray(value)
+    if value.dtype.kind in "fc" and not np.isfinite(value).all():
+        bad = "NaN" if np.isnan(value).any() else "inf"
+        raise FloatingPointError(message.format(bad) + (f" (recorded at {where})" if where else ""))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_frame():
+    """'file:line' of the innermost caller outside the engine."""
+    frame = sys._getframe(1)
+    while frame and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR:
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "unknown"
