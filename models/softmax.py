@@ -1,0 +1,170 @@
+"""The softmax classifier three ways, with cs231n's signatures `(W, X, y, reg) -> (loss, dW)`:
+
+- `softmax_loss`: built from engine primitives; dW comes from a GradientTape.
+- `softmax_loss_vectorized`: the seed's hand derivation, dW = X^T (q - 1_y) / N + 2 reg W.
+- `softmax_loss_naive`: explicit loops over samples and classes.
+
+W is (D, C), X is (N, D), y is (N,) integer labels; loss is a Python float and dW an array in
+W's dtype. Loss = mean over samples of -log softmax(X W)[y] + reg * sum(W * W).
+
+Named tensors (what `forward_tensors` returns, what `compare_gradients` and the graph drawings
+show): "W" (D, C) the weights, "scores" = X @ W (N, C), "probs" = softmax(scores) (N, C), and
+the scalar "loss".
+"""
+import numpy as np
+
+import tensorflowlite_clone as tflc
+
+
+# --- built from engine primitives ---------------------------------------------------------------
+def softmax(scores):
+    """Row-wise softmax. The row max is subtracted so exp cannot overflow; it enters as a
+    constant (stop_gradient): softmax ignores a shift of a row, so the true gradient through the
+    max is zero anyway, and stopping it spares the sweep that branch and its rounding noise."""
+    shifted = scores - tflc.stop_gradient(tflc.max(scores, axis=1, keepdims=True))
+    e = tflc.exp(shifted)
+    return e / tflc.sum(e, axis=1, keepdims=True)
+
+
+def cross_entropy(probs, y):
+    """Mean over samples of -log(probability of the correct class)."""
+    return -tflc.mean(tflc.log(probs[np.arange(len(y)), y]))
+
+
+def named(tensor, name, nudge=None):
+    """Give an intermediate tensor its name; if `nudge` (name -> array, from finite-difference
+    checks) has an entry for it, that array is added first."""
+    if nudge and name in nudge:
+        tensor = tensor + nudge[name]
+    tensor.name = name
+    return tensor
+
+
+def softmax_tensors(W, X, y, reg, nudge=None):
+    """The loss Tensor and the named tensors {"W", "scores", "probs"} (forward order).
+    W should be watched (a Variable is); `nudge` is for finite differences of intermediates."""
+    scores = named(tflc.matmul(X, W), "scores", nudge)
+    probs = named(softmax(scores), "probs", nudge)
+    loss = cross_entropy(probs, y) + reg * tflc.sum(W * W)
+    loss.name = "loss"
+    return loss, {"W": W, "scores": scores, "probs": probs}
+
+
+def softmax_loss(W, X, y, reg):
+    """Softmax loss and gradient, the gradient by reverse-mode autodiff."""
+    W_t = tflc.Tensor(W, name="W")  # wraps W without copying; watched below
+    with tflc.GradientTape() as tape:
+        tape.watch(W_t)
+        loss, _ = softmax_tensors(W_t, X, y, reg)
+    return float(loss), tape.gradient(loss, W_t).numpy()
+
+
+# --- hand-derived, as the seed writes it ---------------------------------------------------------
+def _softmax_seed(W, X, y, reg):
+    """The seed's vectorized code; also returns ds = dL/dS * N, the gradient of the scores
+    before the division by N (the seed divides dW by N at the end, see its eq. (5))."""
+    loss = 0.0
+    dW = np.zeros_like(W)
+    num_train = X.shape[0]
+    scores = X.dot(W)  # N*C
+    # keepdims=True keeps the max (N, 1) so it broadcasts; subtracting it prevents exp overflow
+    scores -= np.max(scores, axis=1, keepdims=True)
+    scores = np.exp(scores)
+    scores /= np.sum(scores, axis=1, keepdims=True)  # softmax: q
+    # ds is L's derivative with respect to S, still without the 1/N: q - 1 at the labels
+    ds = np.copy(scores)
+    ds[np.arange(num_train), y] -= 1
+    dW = np.dot(X.T, ds)
+    loss = scores[np.arange(num_train), y]
+    loss = -np.log(loss).sum()  # sum of the L_i
+    loss /= num_train
+    dW /= num_train  # ds was not divided by N, so do it here (eq. (5))
+    loss += reg * np.sum(W * W)
+    dW += 2 * reg * W
+    return float(loss), dW.astype(W.dtype, copy=False), ds
+
+
+def softmax_loss_vectorized(W, X, y, reg):
+    """Softmax loss and gradient, hand-derived and vectorized exactly as the seed does it."""
+    loss, dW, _ = _softmax_seed(W, X, y, reg)
+    return loss, dW
+
+
+def softmax_loss_naive(W, X, y, reg):
+    """Softmax loss and gradient with explicit loops over samples and classes."""
+    loss = 0.0
+    dW = np.zeros_like(W)
+    num_train, num_class = X.shape[0], W.shape[1]
+    for i in range(num_train):
+        scores = X[i].dot(W)
+        scores -= np.max(scores)  # stability: softmax ignores the shift
+        q = np.exp(scores) / np.sum(np.exp(scores))
+        loss += -np.log(q[y[i]])
+        for j in range(num_class):
+            # dL_i/dW[:, j] = (q_j - 1{j == y_i}) x_i: one column of the seed's eq. (5)
+            dW[:, j] += (q[j] - (j == y[i])) * X[i]
+    loss /= num_train
+    dW /= num_train
+    loss += reg * np.sum(W * W)
+    dW += 2 * reg * W
+    return float(loss), dW
+
+
+_LOSSES = {"autodiff": softmax_loss, "manual": softmax_loss_vectorized, "naive": softmax_loss_naive}
+
+
+# --- the classifier ----------------------------------------------------------------------------
+class Softmax:
+    """A linear softmax classifier (cs231n's LinearClassifier). W (D, C) is created on the first
+    `train` as 0.001 * np.random.randn(D, C) (NumPy's global generator), in X's float dtype."""
+
+    def __init__(self, W=None):
+        self.W = W
+
+    @property
+    def params(self):
+        """{"W": W}, the array itself (so in-place perturbations reach the model)."""
+        return {"W": self._weights()}
+
+    def _weights(self):
+        if self.W is None:
+            raise ValueError("Softmax: W is not initialised yet; call train first or pass W")
+        return self.W
+
+    def loss(self, X, y, reg=0.0, method="autodiff"):
+        """(loss, dW) on a batch; method "autodiff", "manual" (the seed's) or "naive"."""
+        if method not in _LOSSES:
+            raise ValueError(f"Softmax.loss: method must be one of {list(_LOSSES)}, got {method!r}")
+        return _LOSSES[method](self._weights(), X, y, reg)
+
+    def train(self, X, y, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200,
+              verbose=False, method="autodiff"):
+        """Minibatch SGD (batches drawn with replacement); returns the loss of every iteration."""
+        num_train, dim = X.shape
+        num_classes = int(np.max(y)) + 1
+        if self.W is None:
+            W = 0.001 * np.random.randn(dim, num_classes)
+            self.W = W.astype(X.dtype) if X.dtype.kind == "f" else W
+        loss_history = []
+        for it in range(num_iters):
+            batch = np.random.choice(num_train, batch_size)
+            loss, grad = self.loss(X[batch], y[batch], reg, method)
+            loss_history.append(loss)
+            self.W -= learning_rate * grad
+            if verbose and it % 100 == 0:
+                print(f"iteration {it} / {num_iters}: loss {loss:f}")
+        return loss_history
+
+    def predict(self, X):
+        return np.argmax(X.dot(self._weights()), axis=1)
+
+    # --- hooks for tensorflowlite_clone.gradcheck.compare_gradients ---
+    def forward_tensors(self, X, y, reg=0.0, nudge=None):
+        """(loss Tensor, {"W", "scores", "probs"}) from primitives, reading self.W afresh."""
+        return softmax_tensors(tflc.Variable(self._weights(), name="W"), X, y, reg, nudge)
+
+    @staticmethod
+    def hand_derived_gradients(params, X, y, reg=0.0):
+        """The seed's gradients by name: "W" and "scores" (= ds / N)."""
+        _, dW, ds = _softmax_seed(params["W"], X, y, reg)
+        return {"W": dW, "scores": ds / X.shape[0]}

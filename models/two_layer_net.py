@@ -1,0 +1,159 @@
+"""The seed's two-layer network: affine - ReLU - affine - softmax, cs231n's interface.
+
+Two independent gradient paths:
+- "autodiff": the forward pass from engine primitives (`forward_tensors`), gradients from a tape;
+- "manual": the seed's forward in NumPy and its hand-derived backward (`manual_loss`).
+They share nothing but the parameters, so agreement between them means something.
+
+Named tensors, in forward order (`forward_tensors`, `compare_gradients`, the graph drawings):
+    "W1" (D, H), "b1" (H,)       first layer parameters
+    "hidden_pre" (N, H)          X @ W1 + b1, the ReLU's input (the seed's s1)
+    "hidden" (N, H)              relu(hidden_pre) (the seed's s1_relu)
+    "W2" (H, C), "b2" (C,)       second layer parameters
+    "scores" (N, C)              hidden @ W2 + b2
+    "probs" (N, C)               softmax(scores)
+    "loss" ()                    mean cross-entropy + reg * (sum(W1*W1) + sum(W2*W2))
+"""
+import numpy as np
+
+import tensorflowlite_clone as tflc
+from tensorflowlite_clone.optim import SGD
+
+from .softmax import cross_entropy, named, softmax
+
+
+class TwoLayerNet:
+    """cs231n's TwoLayerNet. `params` holds W1, b1, W2, b2 as NumPy arrays."""
+
+    PARAMS = ("W1", "b1", "W2", "b2")
+    INTERMEDIATES = ("hidden_pre", "hidden", "scores", "probs")
+
+    def __init__(self, input_size, hidden_size, output_size, std=1e-4):
+        # cs231n's order of draws from the global generator: W1, then W2
+        self.params = {}
+        self.params["W1"] = std * np.random.randn(input_size, hidden_size)
+        self.params["b1"] = np.zeros(hidden_size)
+        self.params["W2"] = std * np.random.randn(hidden_size, output_size)
+        self.params["b2"] = np.zeros(output_size)
+
+    # --- the autodiff path -----------------------------------------------------------------------
+    def forward_tensors(self, X, y=None, reg=0.0, nudge=None):
+        """The forward pass from engine primitives, reading self.params afresh.
+
+        Returns (loss, tensors): `tensors` maps the names in the module docstring to Tensors in
+        forward order; the parameters are fresh Variables, so a surrounding tape watches them.
+        With y None, loss is None and the tensors stop at "scores". `nudge` (name -> array,
+        added to that intermediate) is how finite differences reach the intermediates.
+        """
+        p = {name: tflc.Variable(self.params[name], name=name) for name in self.PARAMS}
+        hidden_pre = named(X @ p["W1"] + p["b1"], "hidden_pre", nudge)
+        hidden = named(tflc.relu(hidden_pre), "hidden", nudge)
+        scores = named(hidden @ p["W2"] + p["b2"], "scores", nudge)
+        tensors = {"W1": p["W1"], "b1": p["b1"], "hidden_pre": hidden_pre, "hidden": hidden,
+                   "W2": p["W2"], "b2": p["b2"], "scores": scores}
+        if y is None:
+            return None, tensors
+        tensors["probs"] = probs = named(softmax(scores), "probs", nudge)
+        loss = cross_entropy(probs, y) + reg * (tflc.sum(p["W1"] * p["W1"])
+                                                + tflc.sum(p["W2"] * p["W2"]))
+        loss.name = "loss"
+        return loss, tensors
+
+    def loss(self, X, y=None, reg=0.0, method="autodiff"):
+        """Scores (N, C) if y is None, else (loss, grads) with grads keyed and typed like params.
+        method: "autodiff" (the tape) or "manual" (the seed's hand-derived backward)."""
+        if method == "manual":
+            if y is None:
+                return manual_scores(self.params, X)
+            loss, grads = manual_loss(self.params, X, y, reg)
+            return loss, {k: grads[k].astype(self.params[k].dtype, copy=False) for k in self.PARAMS}
+        if method != "autodiff":
+            raise ValueError(f"TwoLayerNet.loss: method must be 'autodiff' or 'manual', got {method!r}")
+        if y is None:
+            return self.forward_tensors(X)[1]["scores"].numpy()
+        with tflc.GradientTape() as tape:
+            loss, tensors = self.forward_tensors(X, y, reg)
+        grads = tape.gradient(loss, {k: tensors[k] for k in self.PARAMS})
+        return float(loss), {k: g.numpy() for k, g in grads.items()}
+
+    @staticmethod
+    def hand_derived_gradients(params, X, y, reg=0.0):
+        """The seed's gradients by name: parameters and the intermediates "scores", "hidden",
+        "hidden_pre" (the default `hand_derived` of `compare_gradients`)."""
+        return manual_loss(params, X, y, reg)[1]
+
+    # --- training --------------------------------------------------------------------------------
+    def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
+              num_iters=100, batch_size=200, verbose=False, optimizer=None, method="autodiff"):
+        """Minibatch training (batches drawn with replacement, as cs231n).
+
+        Once per epoch (every max(num_train // batch_size, 1) iterations, starting with the
+        first) the accuracies on the current batch and on (X_val, y_val) are recorded and the
+        learning rate is multiplied by `learning_rate_decay`. `optimizer` (from
+        tensorflowlite_clone.optim) replaces plain SGD at `learning_rate`; its own `lr` is
+        the one decayed. Returns {"loss_history", "train_acc_history", "val_acc_history"}.
+        """
+        optimizer = optimizer or SGD(learning_rate)
+        num_train = X.shape[0]
+        iterations_per_epoch = max(num_train // batch_size, 1)
+        loss_history, train_acc_history, val_acc_history = [], [], []
+        for it in range(num_iters):
+            batch = np.random.choice(num_train, batch_size)
+            X_batch, y_batch = X[batch], y[batch]
+            loss, grads = self.loss(X_batch, y=y_batch, reg=reg, method=method)
+            loss_history.append(loss)
+            optimizer.step(self.params, grads)
+            if verbose and it % 100 == 0:
+                print(f"iteration {it} / {num_iters}: loss {loss:f}")
+            if it % iterations_per_epoch == 0:
+                train_acc_history.append(float((self.predict(X_batch) == y_batch).mean()))
+                val_acc_history.append(float((self.predict(X_val) == y_val).mean()))
+                optimizer.decay_lr(learning_rate_decay)
+        return {"loss_history": loss_history, "train_acc_history": train_acc_history,
+                "val_acc_history": val_acc_history}
+
+    def predict(self, X):
+        return np.argmax(manual_scores(self.params, X), axis=1)
+
+
+# --- the seed's hand-derived version -----------------------------------------------------------
+def manual_scores(params, X):
+    """The seed's forward pass up to the scores."""
+    s1 = np.dot(X, params["W1"]) + params["b1"]  # (N, H)
+    s1_relu = (s1 > 0) * s1
+    return np.dot(s1_relu, params["W2"]) + params["b2"]
+
+
+def manual_loss(params, X, y, reg=0.0):
+    """The seed's forward and hand-derived backward. Returns (loss, grads): grads holds the
+    parameters' gradients and, for `compare_gradients`, those of the intermediates "scores",
+    "hidden" and "hidden_pre" (the seed's ds2, ds1 before and after the ReLU mask, over N)."""
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    N = X.shape[0]
+    s1 = np.dot(X, W1) + b1  # (N, H)
+    s1_relu = (s1 > 0) * s1
+    scores = np.dot(s1_relu, W2) + b2
+
+    # the loss, as for the softmax classifier
+    scores = scores - np.max(scores, axis=1, keepdims=True)  # prevents exp overflow
+    scores = np.exp(scores)
+    scores /= np.sum(scores, axis=1, keepdims=True)  # softmax: q
+    loss = -np.log(scores[np.arange(N), y]).sum()
+    loss /= N
+    loss += reg * np.sum(W1 * W1)
+    loss += reg * np.sum(W2 * W2)
+
+    # backward: ds2 is dL/ds2 and ds1 dL/ds1, both still without the 1/N (divided at the end)
+    grads = {}
+    ds2 = np.copy(scores)
+    ds2[np.arange(N), y] -= 1  # q - 1 at the labels
+    grads["scores"] = ds2 / N
+    grads["W2"] = np.dot(s1_relu.T, ds2) / N + 2 * reg * W2
+    grads["b2"] = np.sum(ds2, axis=0) / N  # b2 was broadcast over the N rows: sum them
+    ds1 = np.dot(ds2, W2.T)
+    grads["hidden"] = ds1 / N
+    ds1 = (s1 > 0) * ds1  # the ReLU passes gradient only where its input was positive
+    grads["hidden_pre"] = ds1 / N
+    grads["W1"] = np.dot(X.T, ds1) / N + 2 * reg * W1
+    grads["b1"] = np.sum(ds1, axis=0) / N
+    return float(loss), grads
