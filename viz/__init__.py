@@ -1,0 +1,18 @@
+"""Pictures of what the engine computed: Graphviz drawings of a tape, matplotlib plots of training.
+
+    import viz
+    graph = viz.draw_graph(tape, loss, show_values=True, show_grads=True)
+    viz.render(graph, "docs/two_layer_net.svg")      # .svg / .png / .pdf need Graphviz's `dot`
+    viz.plot_training(stats, "out/training.png")
+
+`viz.graph` needs the `graphviz` Python package (and the `dot` program to render anything but
+.dot files); `viz.plots` needs matplotlib and never touches pyplot's global state.
+"""
+from .graph import RENDER_FORMATS, GraphvizNotFoundError, draw_graph, render
+from .plots import (plot_accuracy, plot_confusion_matrix, plot_loss, plot_training,
+                    plot_weights)
+
+__all__ = [
+    "draw_graph", "render", "GraphvizNotFoundError", "RENDER_FORMATS",
+    "plot_loss", "plot_accuracy", "plot_training", "plot_weights", "plot_confusion_matrix",
+]
