@@ -23,7 +23,9 @@ def rel_error(a, b):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.size == 0 and b.size == 0:
         return 0.0
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+    with np.errstate(invalid="ignore"):
+        err = np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
+    return float(err) if np.isfinite(err) else float("inf")  # NaN must never read as agreement
 
 
 def numerical_gradient(f, x, h=1e-5):

@@ -35,6 +35,7 @@ import graphviz
 import numpy as np
 
 from tensorflowlite_clone import Tensor, Variable
+from tensorflowlite_clone.gradcheck import rel_error
 
 __all__ = ["draw_graph", "render", "GraphvizNotFoundError", "RENDER_FORMATS", "INSTALL_HINT"]
 
@@ -340,16 +341,6 @@ def _gradients(tape, target, tensors):
     return {key: None if g is None else np.asarray(g) for key, g in zip(keys, result)}
 
 
-def _rel_error(a, b):
-    """max |a - b| / max(1e-8, |a| + |b|), elementwise (cs231n's rel_error)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.size == 0:
-        return 0.0
-    with np.errstate(invalid="ignore"):
-        err = np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
-    return float(err) if np.isfinite(err) else float("inf")
-
-
 def _checks(hand_derived, tensors, names, grads, rtol):
     """id -> {rel, ok, rtol, note} for every node given a hand-derived gradient."""
     if not isinstance(hand_derived, dict):
@@ -390,7 +381,7 @@ def _checks(hand_derived, tensors, names, grads, rtol):
             checks[key] = dict(rel=float("inf"), ok=False, rtol=tol,
                                note=f"shape {hand.shape} != {auto.shape}")
         else:
-            rel = _rel_error(hand, auto)
+            rel = rel_error(hand, auto)
             checks[key] = dict(rel=rel, ok=rel <= tol, rtol=tol, note=f"rel err {rel:.1e}")
     return checks
 
