@@ -23,8 +23,10 @@ def unbroadcast(g, shape):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    return g.sum(tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and g.shape[lead + i] != 1)
+    # ufunc.reduce directly: ndarray.sum adds microseconds of dispatch on small arrays
+    return (sum(g, axes) if isinstance(g, Tensor) else np.add.reduce(g, axes)).reshape(shape)
 
 
 def _tensor_or_array(op, numpy_function):
@@ -32,26 +34,22 @@ def _tensor_or_array(op, numpy_function):
     return lambda x, *params: op(x, *params) if isinstance(x, Tensor) else numpy_function(x, *params)
 
 
-def _shape(x):
-    return np.shape(x)
-
-
 # --- elementwise arithmetic with broadcasting --------------------------------------------------
 add = Primitive("add", np.add, (
-    lambda g, ans, x, y: unbroadcast(g, _shape(x)),
-    lambda g, ans, x, y: unbroadcast(g, _shape(y))), BROADCAST_ERROR)
+    lambda g, ans, x, y: unbroadcast(g, x.shape),
+    lambda g, ans, x, y: unbroadcast(g, y.shape)), BROADCAST_ERROR)
 
 subtract = Primitive("subtract", np.subtract, (
-    lambda g, ans, x, y: unbroadcast(g, _shape(x)),
-    lambda g, ans, x, y: unbroadcast(-g, _shape(y))), BROADCAST_ERROR)
+    lambda g, ans, x, y: unbroadcast(g, x.shape),
+    lambda g, ans, x, y: -unbroadcast(g, y.shape)), BROADCAST_ERROR)
 
 multiply = Primitive("multiply", np.multiply, (
-    lambda g, ans, x, y: unbroadcast(g * y, _shape(x)),
-    lambda g, ans, x, y: unbroadcast(g * x, _shape(y))), BROADCAST_ERROR)
+    lambda g, ans, x, y: unbroadcast(g * y, x.shape),
+    lambda g, ans, x, y: unbroadcast(g * x, y.shape)), BROADCAST_ERROR)
 
 divide = Primitive("divide", np.divide, (
-    lambda g, ans, x, y: unbroadcast(g / y, _shape(x)),
-    lambda g, ans, x, y: unbroadcast(-g * ans / y, _shape(y))), BROADCAST_ERROR)
+    lambda g, ans, x, y: unbroadcast(g / y, x.shape),
+    lambda g, ans, x, y: unbroadcast(-g * ans / y, y.shape)), BROADCAST_ERROR)
 
 negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,))
 
@@ -83,8 +81,8 @@ def _tie_share(x, y, dtype):
 
 
 maximum = Primitive("maximum", np.maximum, (
-    lambda g, ans, x, y: unbroadcast(g * _tie_share(x, y, g.dtype), _shape(x)),
-    lambda g, ans, x, y: unbroadcast(g * _tie_share(y, x, g.dtype), _shape(y))), BROADCAST_ERROR)
+    lambda g, ans, x, y: unbroadcast(g * _tie_share(x, y, g.dtype), x.shape),
+    lambda g, ans, x, y: unbroadcast(g * _tie_share(y, x, g.dtype), y.shape)), BROADCAST_ERROR)
 
 
 def _mask(condition):
@@ -93,8 +91,8 @@ def _mask(condition):
 
 _where = Primitive("where", np.where, (
     None,  # the condition is not differentiable
-    lambda g, ans, c, x, y: unbroadcast(g * _mask(c), _shape(x)),
-    lambda g, ans, c, x, y: unbroadcast(g * ~_mask(c), _shape(y))), "cannot broadcast condition {} with {} and {}")
+    lambda g, ans, c, x, y: unbroadcast(g * _mask(c), x.shape),
+    lambda g, ans, c, x, y: unbroadcast(g * ~_mask(c), y.shape)), "cannot broadcast condition {} with {} and {}")
 
 
 def where(condition, x, y):
@@ -130,51 +128,63 @@ matmul = Primitive("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b), "canno
 
 
 # --- reductions ----------------------------------------------------------------------------------
-def _reduced_axes(ndim, axis):
-    if axis is None:
-        return tuple(range(ndim))
-    return tuple(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
-
-
-def _kept(g, x, axis):
-    """`g` reshaped as if the reduction over `axis` had kept its dims (size-1 axes)."""
-    axes = _reduced_axes(np.ndim(x), axis)
-    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(np.shape(x))))
+# Forwards call the ufunc's reduce directly: np.sum / np.max / np.mean add microseconds of
+# Python dispatch per call, which is most of an op's cost on small arrays.
+def _kept(g, x, axis, keepdims):
+    """`g` shaped as if the reduction had kept its dims, so it broadcasts against `x`."""
+    if keepdims or axis is None:
+        return g
+    axes = [a % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,))]
+    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
 
 
 def _axis(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
+def _broadcast_array(g, shape):
+    """np.broadcast_to for the plain sweep: a read-only view when big (saves a pass over
+    memory), a filled array when small (building a view costs more than filling it)."""
+    if math.prod(shape) > 4096:
+        return np.broadcast_to(g, shape)
+    out = np.empty(shape, g.dtype)
+    out[...] = g
+    return out
+
+
 _broadcast_to = Primitive("broadcast_to", np.broadcast_to,
-                          (lambda g, ans, x, shape: unbroadcast(g, _shape(x)),))
-_broadcast_back = _tensor_or_array(_broadcast_to, np.broadcast_to)
+                          (lambda g, ans, x, shape: unbroadcast(g, x.shape),))
+_broadcast_back = _tensor_or_array(_broadcast_to, _broadcast_array)
 
 
 def broadcast_to(x, shape):
     return _broadcast_to(x, tuple(shape))
 
 
-_sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), (
-    lambda g, ans, x, axis, keepdims: _broadcast_back(_kept(g, x, axis), _shape(x)),))
+_sum = Primitive("sum", lambda x, axis, keepdims: np.add.reduce(x, axis, keepdims=keepdims), (
+    lambda g, ans, x, axis, keepdims: _broadcast_back(_kept(g, x, axis, keepdims), x.shape),))
+
+
+def _mean_forward(x, axis, keepdims):
+    total = np.add.reduce(x, axis, keepdims=keepdims)
+    return total / (x.size // builtins.max(total.size, 1))  # a Python int keeps the dtype
 
 
 def _mean_grad(g, ans, x, axis, keepdims):
-    count = math.prod(np.shape(x)[i] for i in _reduced_axes(np.ndim(x), axis))
-    return _broadcast_back(_kept(g, x, axis) / count, _shape(x))  # a Python int keeps the dtype
+    count = x.size // builtins.max(ans.size, 1)
+    return _broadcast_back(_kept(g, x, axis, keepdims) / count, x.shape)
 
 
-_mean = Primitive("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
-                  (_mean_grad,))
+_mean = Primitive("mean", _mean_forward, (_mean_grad,))
 
 
 def _max_grad(g, ans, x, axis, keepdims):
-    winners = np.asarray(x) == _kept(np.asarray(ans), x, axis)
-    ties = winners.sum(axis=axis, keepdims=True, dtype=g.dtype)
-    return _kept(g, x, axis) * (winners / ties)  # split evenly among tied maxima
+    winners = np.asarray(x) == _kept(np.asarray(ans), x, axis, keepdims)
+    ties = np.add.reduce(winners, axis, dtype=g.dtype, keepdims=True)
+    return _kept(g, x, axis, keepdims) * (winners / ties)  # split evenly among tied maxima
 
 
-_max = Primitive("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+_max = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis, keepdims=keepdims),
                  (_max_grad,))
 
 
@@ -192,7 +202,7 @@ def max(x, axis=None, keepdims=False):
 
 
 # --- shape and indexing --------------------------------------------------------------------------
-_reshape = Primitive("reshape", np.reshape, (lambda g, ans, x, shape: g.reshape(_shape(x)),))
+_reshape = Primitive("reshape", np.reshape, (lambda g, ans, x, shape: g.reshape(x.shape),))
 
 
 def reshape(x, shape):
@@ -229,7 +239,7 @@ _scatter_add = Primitive("scatter_add", _scatter_add_forward,
 _scatter_back = _tensor_or_array(_scatter_add, _scatter_add_forward)
 
 _getitem = Primitive("getitem", lambda x, index: x[index],
-                     (lambda g, ans, x, index: _scatter_back(g, index, _shape(x)),))
+                     (lambda g, ans, x, index: _scatter_back(g, index, x.shape),))
 
 
 def _index(part):

@@ -6,11 +6,10 @@ already a topological order, so the backward sweep is one reversed loop: no recu
 import contextlib
 import os
 import sys
-from numbers import Number
 
 import numpy as np
 
-from .tensor import Tensor, Variable
+from .tensor import Tensor, Variable, as_array
 
 _tapes = []        # tapes inside their `with` block, innermost last
 _recording = []    # those of them currently recording
@@ -48,8 +47,12 @@ class Primitive:
     def __call__(self, *args):
         n = len(self.vjps)
         inputs, params = args[:n], args[n:]
-        inputs = tuple(_entering(x) if vjp else x for x, vjp in zip(inputs, self.vjps))
         values = [x._value if isinstance(x, Tensor) else x for x in inputs]
+        for v in values:  # anything but float arrays and Python numbers needs converting (rare)
+            if not (type(v) is np.ndarray and v.dtype.kind in "fc" or type(v) in _NUMBERS):
+                inputs = tuple(_entering(x) if vjp else x for x, vjp in zip(inputs, self.vjps))
+                values = [x._value if isinstance(x, Tensor) else x for x in inputs]
+                break
         try:
             value = self.forward(*values, *params)
         except (ValueError, IndexError) as error:
@@ -60,7 +63,7 @@ class Primitive:
                 message = f"{error} (input shapes {', '.join(map(str, shapes))})"
             raise type(error)(f"{self.name}: {message}") from None
         output = Tensor.__new__(Tensor)
-        output._value = value if isinstance(value, np.ndarray) else np.asarray(value)
+        output._value = value if type(value) is np.ndarray else np.asarray(value)
         output.name = None
         where = None
         if _anomaly[0]:
@@ -70,19 +73,29 @@ class Primitive:
             record = None
             for tape in _recording:
                 if tape._watches_any(inputs):
-                    record = record or Record(self, inputs, values, output, params, where)
+                    if record is None:
+                        record = Record(self, inputs, values, output, params, where)
                     tape._records.append(record)
                     tape._watched[id(output)] = output
         return output
 
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+_NUMBERS = (float, int)  # not bool, whose type is not int
+
 
 def _entering(x):
-    """Inputs to differentiable math: Tensors and Python numbers stay, arrays become float."""
-    if isinstance(x, (Tensor, Number)) and not isinstance(x, bool):
+    """Inputs to differentiable math: Tensors and numbers stay (Python numbers stay weakly typed,
+    so float32 is not upcast); arrays keep their identity if float, else become float64."""
+    if isinstance(x, (Tensor, float, int)) and not isinstance(x, bool):
         return x
-    if isinstance(x, np.ndarray) and x.dtype.kind in "fc":
-        return x  # keep identity: a watched array is recognised by it
-    return Tensor(x)._value
+    if isinstance(x, np.ndarray):
+        return x if x.dtype.kind in "fc" else x.astype(np.float64)
+    if isinstance(x, np.number) and x.dtype.kind in "fc":
+        return x
+    return as_array(x)
 
 
 class GradientTape:
@@ -145,7 +158,8 @@ class GradientTape:
         for x in inputs:
             if id(x) in watched:
                 return True
-            if (isinstance(x, Variable) and x.trainable and self.watch_accessed_variables):
+        for x in inputs:
+            if isinstance(x, Variable) and x.trainable and self.watch_accessed_variables:
                 self.watch(x)
                 return True
         return False
@@ -228,47 +242,46 @@ def _backward(records, target, seed, sources):
     depends = set(keep)  # ids of tensors that depend on a source
     relevant = []
     for record in records:
-        if any(id(x) in depends for x in record.inputs):
-            depends.add(id(record.output))
-            relevant.append(record)
+        for x in record.inputs:
+            if id(x) in depends:
+                depends.add(id(record.output))
+                relevant.append(record)
+                break
     if id(target) not in depends:
         return {}
     on_tensors = bool(_recording)
     grads = {id(target): seed}
-    owned = set()  # ids of accumulators the sweep allocated itself: safe to add into in place
+    owned = set()  # accumulators this sweep allocated itself: safe to add into in place
     for record in reversed(relevant):
         key = id(record.output)
         g = grads.get(key) if key in keep else grads.pop(key, None)
         if g is None:
             continue
-        inputs = record.inputs if on_tensors else record.values
-        ans = record.output if on_tensors else record.output._value
-        for x, vjp, arg in zip(record.inputs, record.op.vjps, inputs):
+        if on_tensors:
+            inputs, ans = record.inputs, record.output
+        else:
+            inputs, ans = record.values, record.output._value
+        for x, vjp in zip(record.inputs, record.op.vjps):
             if vjp is None or id(x) not in depends:
                 continue
             gx = vjp(g, ans, *inputs, *record.params)
             if gx.dtype != x.dtype:  # e.g. a float32 weight meeting float64 data
                 gx = gx.astype(x.dtype)
             if _anomaly[0]:
-                _check_finite(gx._value if on_tensors else gx,
-                              f"{record.op.name} produced {{}} in its backward pass", record.where)
-            _accumulate(grads, owned, id(x), gx, on_tensors)
+                _check_finite(gx, f"{record.op.name} produced {{}} in its backward pass", record.where)
+            # Sum contributions; in place only into arrays allocated here, since a VJP may
+            # return a view of its input gradient or of a user's array.
+            key = id(x)
+            old = grads.get(key)
+            if old is None:
+                grads[key] = gx
+            elif key in owned:
+                np.add(old, gx, out=old)
+            else:
+                grads[key] = old + gx
+                if not on_tensors:
+                    owned.add(key)
     return grads
-
-
-def _accumulate(grads, owned, key, g, on_tensors):
-    """Sum a gradient contribution; in place only into arrays this sweep allocated (VJPs may
-    return views of their input gradient or of user arrays, which must stay untouched)."""
-    old = grads.get(key)
-    if old is None:
-        grads[key] = g
-    elif key in owned:
-        np.add(old, g, out=old)
-    else:
-        total = old + g
-        grads[key] = total
-        if not on_tensors and isinstance(total, np.ndarray):
-            owned.add(key)
 
 
 def _as_result(g, source):
@@ -343,7 +356,7 @@ def detect_anomaly():
 
 
 def _check_finite(value, message, where):
-    value = np.asarray(value)
+    value = np.asarray(value)  # a Tensor or an array
     if value.dtype.kind in "fc" and not np.isfinite(value).all():
         bad = "NaN" if np.isnan(value).any() else "inf"
         raise FloatingPointError(message.format(bad) + (f" (recorded at {where})" if where else ""))
