@@ -210,7 +210,9 @@ def reshape(x, shape):
 
 
 def _transpose_grad(g, ans, x, axes):
-    return g.transpose(None if axes is None else tuple(int(a) for a in np.argsort(axes)))
+    if axes is None:
+        return g.transpose()
+    return g.transpose(tuple(int(a) for a in np.argsort([a % x.ndim for a in axes])))
 
 
 _transpose = Primitive("transpose", np.transpose, (_transpose_grad,))
@@ -257,7 +259,7 @@ def getitem(x, index):
 
 
 # --- dtype and gradient control ------------------------------------------------------------------
-_cast = Primitive("cast", lambda x, dtype: x.astype(dtype),
+_cast = Primitive("cast", lambda x, dtype: np.asarray(x, dtype),
                   (lambda g, ans, x, dtype: g.astype(x.dtype),))
 
 

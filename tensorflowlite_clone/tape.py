@@ -278,8 +278,8 @@ def _backward(records, target, seed, sources):
             elif key in owned:
                 np.add(old, gx, out=old)
             else:
-                grads[key] = old + gx
-                if not on_tensors:
+                grads[key] = total = old + gx
+                if type(total) is np.ndarray:  # not a Tensor, nor a NumPy scalar (0-d result)
                     owned.add(key)
     return grads
 
