@@ -53,7 +53,8 @@ divide = Primitive("divide", np.divide, (
 
 negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,))
 
-_power = Primitive("power", np.power, (lambda g, ans, x, p: g * (p * x ** (p - 1)),))
+_power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0 * 0 ** -1 = NaN
+    lambda g, ans, x, p: g * (p * x ** (p - 1)) if p != 0 else g * 0,))
 
 
 def power(x, exponent):

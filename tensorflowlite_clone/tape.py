@@ -154,15 +154,15 @@ class GradientTape:
                 self._variables.setdefault(id(x), x)
 
     def _watches_any(self, inputs):
-        watched = self._watched
+        """Whether the tape records an op on `inputs`; watches trainable Variables on first use."""
+        watched, found = self._watched, False
         for x in inputs:
             if id(x) in watched:
-                return True
-        for x in inputs:
-            if isinstance(x, Variable) and x.trainable and self.watch_accessed_variables:
+                found = True
+            elif isinstance(x, Variable) and x.trainable and self.watch_accessed_variables:
                 self.watch(x)
-                return True
-        return False
+                found = True
+        return found
 
     def watched_variables(self):
         return tuple(self._variables.values())
@@ -200,19 +200,21 @@ class GradientTape:
         if not isinstance(target, (Tensor, np.ndarray)):
             raise TypeError(f"gradient: target must be a Tensor, got {type(target).__name__}")
         seed = _seed(target, output_gradients, on_tensors=bool(_recording))
+        # as in TensorFlow, a source the tape never watched (nor computed) is unconnected
+        watched = [s for s in flat_sources if id(s) in self._watched]
         try:
-            grads = _backward(self._records, target, seed, flat_sources)
+            grads = _backward(self._records, target, seed, watched)
         finally:
             if not self.persistent:
                 self._used = True
                 self._records = []
                 self._watched = {}
-        results = []
+        results, handed_out = [], {id(seed)}  # the seed may be the caller's own array
         for s in flat_sources:
             g = grads.get(id(s))
             if g is None and unconnected_gradients == "zero":
                 g = np.zeros_like(s._value if isinstance(s, Tensor) else s)
-            results.append(_as_result(g, s))
+            results.append(_as_result(g, handed_out))
         return _unflatten(sources, iter(results))
 
 
@@ -284,12 +286,14 @@ def _backward(records, target, seed, sources):
     return grads
 
 
-def _as_result(g, source):
-    """Wrap a gradient as a Tensor the caller owns (never a read-only broadcast view)."""
+def _as_result(g, handed_out):
+    """Wrap a gradient as a Tensor the caller owns: never a read-only broadcast view, never an
+    array already handed out (y = a + b gives a and b the very same gradient array)."""
     if g is None or isinstance(g, Tensor):
         return g
-    if not g.flags.writeable:
+    if not g.flags.writeable or id(g) in handed_out:
         g = g.copy()
+    handed_out.add(id(g))
     return Tensor(g)
 
 

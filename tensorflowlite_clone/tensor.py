@@ -105,7 +105,7 @@ def _swap_last_two(ndim):
 
 
 class Variable(Tensor):
-    """A trainable tensor: tapes watch it automatically; optimizers update it in place."""
+    """A trainable tensor: tapes watch it automatically; optimizers update it with `assign_sub`."""
 
     __slots__ = ("trainable",)
 
@@ -114,16 +114,18 @@ class Variable(Tensor):
         super().__init__(np.array(value, copy=True), name)  # own the storage we update in place
         self.trainable = trainable
 
+    # Updates replace the storage rather than writing into it: a tape that recorded an op on
+    # the old value keeps that value, so a later gradient is not silently changed (as in TF).
     def assign(self, value):
-        self._value[...] = self._checked(value, "assign")
+        self._value = np.array(self._checked(value, "assign"), dtype=self.dtype)
         return self
 
     def assign_sub(self, delta):
-        self._value -= self._checked(delta, "assign_sub")
+        self._value = np.subtract(self._value, self._checked(delta, "assign_sub"), dtype=self.dtype)
         return self
 
     def assign_add(self, delta):
-        self._value += self._checked(delta, "assign_add")
+        self._value = np.add(self._value, self._checked(delta, "assign_add"), dtype=self.dtype)
         return self
 
     def _checked(self, value, method):

@@ -121,19 +121,20 @@ def test_variable_owns_its_storage():
 
 
 # --- Variable updates -----------------------------------------------------------------------------
-def test_assign_and_assign_sub_and_add_are_in_place():
+def test_assign_and_assign_sub_and_add_update_the_variable_not_old_snapshots():
     v = tflc.Variable(np.array([[1.0, 2.0], [3.0, 4.0]]), name="v")
-    storage = v.numpy()
+    snapshot = v.numpy()
     assert v.assign(np.array([[5.0, 6.0], [7.0, 8.0]])) is v
-    assert v.numpy() is storage
     np.testing.assert_array_equal(v.numpy(), [[5.0, 6.0], [7.0, 8.0]])
-    v.assign_sub(np.ones((2, 2)))
-    assert v.numpy() is storage
+    # the storage is replaced, so a value read (or recorded on a tape) earlier keeps its value
+    np.testing.assert_array_equal(snapshot, [[1.0, 2.0], [3.0, 4.0]])
+    assert v.assign_sub(np.ones((2, 2))) is v
     np.testing.assert_array_equal(v.numpy(), [[4.0, 5.0], [6.0, 7.0]])
     v.assign_add(tflc.Tensor(np.full((2, 2), 0.5)))
     np.testing.assert_array_equal(v.numpy(), [[4.5, 5.5], [6.5, 7.5]])
     v.assign([[0, 0], [0, 1]])  # ints are fine
     np.testing.assert_array_equal(v.numpy(), [[0.0, 0.0], [0.0, 1.0]])
+    assert v.dtype == np.float64
 
 
 def test_variable_update_changes_later_forward_passes():
