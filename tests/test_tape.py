@@ -665,3 +665,33 @@ def test_without_detect_anomaly_inf_passes_silently_and_flag_is_restored():
             y = tflc.log(x)
         assert np.isneginf(y.numpy()).all()
         assert np.isinf(tape.gradient(y, x).numpy()).all()
+
+
+def test_returned_gradients_never_share_memory():
+    a, b = tflc.Variable(np.ones(3)), tflc.Variable(np.ones(3))
+    with tflc.GradientTape() as tape:
+        y = a + b
+    da, db = tape.gradient(y, [a, b])
+    assert not np.shares_memory(da.numpy(), db.numpy())
+    seed = np.full(3, 2.0)
+    with tflc.GradientTape() as tape:
+        y = a + 0.0
+    (da,) = tape.gradient(y, [a], output_gradients=seed)
+    np.testing.assert_array_equal(da.numpy(), seed)
+    assert not np.shares_memory(da.numpy(), seed)
+
+
+def test_an_unwatched_constant_feeding_a_recorded_op_is_unconnected():
+    W, c = tflc.Variable(np.ones(3)), tflc.Tensor(np.full(3, 2.0))
+    with tflc.GradientTape() as tape:
+        y = tflc.sum(W * c)
+    dW, dc = tape.gradient(y, [W, c])
+    np.testing.assert_array_equal(dW.numpy(), c.numpy())
+    assert dc is None
+
+
+def test_power_zero_has_zero_gradient_even_at_zero():
+    x = tflc.Variable(np.array([0.0, 1.5]))
+    with tflc.GradientTape() as tape:
+        y = x ** 0
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0.0, 0.0])
