@@ -33,7 +33,8 @@ class Primitive:
     """A differentiable op: a NumPy `forward` and one VJP per input (None: not differentiable).
 
     Calling it converts the inputs, runs the forward pass and records the call on every
-    recording tape that watches one of the inputs. `vjps[k](g, ans, *inputs, *params)` maps
+    recording tape that watches one of the inputs. A VJP returns a new array, `g` itself or a
+    view; never another array it was given (the sweep adds into new arrays in place). `vjps[k](g, ans, *inputs, *params)` maps
     the output's gradient `g` to input k's; it is written with operators and ndarray-style
     methods, so the same code runs on raw arrays (plain sweep) and on Tensors (recorded on an
     outer tape, which is how higher-order derivatives come for free).
@@ -253,7 +254,7 @@ def _backward(records, target, seed, sources):
         return {}
     on_tensors = bool(_recording)
     grads = {id(target): seed}
-    owned = set()  # accumulators this sweep allocated itself: safe to add into in place
+    owned = set()  # keys whose gradient array only this sweep holds: safe to add into
     for record in reversed(relevant):
         key = id(record.output)
         g = grads.get(key) if key in keep else grads.pop(key, None)
@@ -271,18 +272,24 @@ def _backward(records, target, seed, sources):
                 gx = gx.astype(x.dtype)
             if _anomaly[0]:
                 _check_finite(gx, f"{record.op.name} produced {{}} in its backward pass", record.where)
-            # Sum contributions; in place only into arrays allocated here, since a VJP may
-            # return a view of its input gradient or of a user's array.
+            # Sum contributions in place where that is safe: into arrays that no one else holds
+            # (fresh VJP results, earlier sums), never into `g`, views or the caller's arrays.
             key = id(x)
             old = grads.get(key)
+            fresh = type(gx) is np.ndarray and gx.base is None and gx is not g
             if old is None:
                 grads[key] = gx
             elif key in owned:
                 np.add(old, gx, out=old)
+                continue
+            elif fresh:
+                np.add(gx, old, out=gx)
             else:
-                grads[key] = total = old + gx
-                if type(total) is np.ndarray:  # not a Tensor, nor a NumPy scalar (0-d result)
-                    owned.add(key)
+                grads[key] = gx = old + gx
+                fresh = type(gx) is np.ndarray  # not a Tensor, nor a NumPy scalar (0-d)
+            if fresh:
+                grads[key] = gx
+                owned.add(key)
     return grads
 
 
