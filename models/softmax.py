@@ -14,6 +14,8 @@ the scalar "loss".
 import numpy as np
 
 import tensorflowlite_clone as tflc
+from tensorflowlite_clone.checkpoint import (CheckpointError, check_shapes, load_checkpoint,
+                                             save_checkpoint)
 
 
 # --- built from engine primitives ---------------------------------------------------------------
@@ -158,6 +160,34 @@ class Softmax:
     def predict(self, X):
         return np.argmax(X.dot(self._weights()), axis=1)
 
+    # --- checkpoints ---
+    KIND = "softmax"
+
+    def save(self, path, metadata=None, mean_image=None):
+        """Write W to `path` (.npz, no pickle, atomic) with its sizes and `metadata` (JSON-able:
+        hyperparameters, data spec, preprocessing). `mean_image` (D,), the training mean the
+        inputs had subtracted, is stored as an array. Returns the Path written."""
+        W = self._weights()
+        arrays = {"W": W} if mean_image is None else {"W": W, "mean_image": mean_image}
+        sizes = {"input_size": W.shape[0], "num_classes": W.shape[1]}
+        return save_checkpoint(path, arrays, {"kind": self.KIND, "sizes": sizes,
+                                              "metadata": metadata or {}})
+
+    @classmethod
+    def load(cls, path):
+        """A classifier from a checkpoint written by `save`, its shapes checked against the stored
+        sizes (CheckpointError if corrupt or mismatched). It gets two more attributes: `metadata`
+        (the dict given to `save`) and `mean_image` (array or None)."""
+        arrays, header = load_checkpoint(path, kind=cls.KIND)
+        D, C = checkpoint_sizes(path, header, ("input_size", "num_classes"))
+        expected = {"W": (D, C)}
+        if "mean_image" in arrays:
+            expected["mean_image"] = (D,)
+        check_shapes(path, arrays, expected)
+        model = cls(arrays["W"])
+        model.metadata, model.mean_image = header.get("metadata", {}), arrays.get("mean_image")
+        return model
+
     # --- hooks for tensorflowlite_clone.gradcheck.compare_gradients ---
     def forward_tensors(self, X, y, reg=0.0, nudge=None):
         """(loss Tensor, {"W", "scores", "probs"}) from primitives, reading self.W afresh."""
@@ -168,3 +198,13 @@ class Softmax:
         """The seed's gradients by name: "W" and "scores" (= ds / N)."""
         _, dW, ds = _softmax_seed(params["W"], X, y, reg)
         return {"W": dW, "scores": ds / X.shape[0]}
+
+
+def checkpoint_sizes(path, header, names):
+    """The positive integer sizes `names` from a checkpoint header, or CheckpointError."""
+    sizes = header.get("sizes")
+    values = [sizes.get(name) if isinstance(sizes, dict) else None for name in names]
+    if not all(isinstance(v, int) and v > 0 for v in values):
+        raise CheckpointError(f"{path}: metadata sizes {sizes!r} should give positive integers "
+                              f"{', '.join(names)}")
+    return values

@@ -17,9 +17,10 @@ Named tensors, in forward order (`forward_tensors`, `compare_gradients`, the gra
 import numpy as np
 
 import tensorflowlite_clone as tflc
+from tensorflowlite_clone.checkpoint import check_shapes, load_checkpoint, save_checkpoint
 from tensorflowlite_clone.optim import SGD
 
-from .softmax import cross_entropy, named, softmax
+from .softmax import checkpoint_sizes, cross_entropy, named, softmax
 
 
 class TwoLayerNet:
@@ -114,6 +115,37 @@ class TwoLayerNet:
 
     def predict(self, X):
         return np.argmax(manual_scores(self.params, X), axis=1)
+
+    # --- checkpoints -----------------------------------------------------------------------------
+    KIND = "two-layer"
+
+    def save(self, path, metadata=None, mean_image=None):
+        """Write the parameters to `path` (.npz, no pickle, atomic) with the sizes and `metadata`
+        (JSON-able: hyperparameters, data spec, preprocessing). `mean_image` (D,), the training
+        mean the inputs had subtracted, is stored as an array. Returns the Path written."""
+        (D, H), C = self.params["W1"].shape, self.params["W2"].shape[1]
+        arrays = dict(self.params)
+        if mean_image is not None:
+            arrays["mean_image"] = mean_image
+        sizes = {"input_size": D, "hidden_size": H, "output_size": C}
+        return save_checkpoint(path, arrays, {"kind": self.KIND, "sizes": sizes,
+                                              "metadata": metadata or {}})
+
+    @classmethod
+    def load(cls, path):
+        """A net from a checkpoint written by `save`, its shapes checked against the stored
+        sizes (CheckpointError if corrupt or mismatched). The net gets two more attributes:
+        `metadata` (the dict given to `save`) and `mean_image` (array or None)."""
+        arrays, header = load_checkpoint(path, kind=cls.KIND)
+        D, H, C = checkpoint_sizes(path, header, ("input_size", "hidden_size", "output_size"))
+        expected = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+        if "mean_image" in arrays:
+            expected["mean_image"] = (D,)
+        check_shapes(path, arrays, expected)
+        net = cls.__new__(cls)
+        net.params = {name: arrays[name] for name in cls.PARAMS}
+        net.metadata, net.mean_image = header.get("metadata", {}), arrays.get("mean_image")
+        return net
 
 
 # --- the seed's hand-derived version -----------------------------------------------------------

@@ -1,0 +1,497 @@
+"""The `tflc` command line (also `python -m tensorflowlite_clone`).
+
+    tflc train                                  # two-layer net on the bundled digits -> out/
+    tflc train --model softmax --data spiral --out runs/spiral
+    tflc gradcheck --model two-layer            # autodiff vs hand-derived vs numerical
+    tflc graph --model softmax -o softmax.svg   # the computation graph of the loss
+    tflc predict out/model.npz                  # test accuracy and confusion matrix
+    tflc bench --sizes tiny --rounds 3          # engine vs hand-derived speed and memory
+
+Expected failures (bad arguments, missing or corrupt files) are one line on stderr,
+`tflc: error: ...`, and exit status 2.
+"""
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import tensorflowlite_clone as tflc
+import viz
+from benchmarks import harness
+from models import Softmax, TwoLayerNet
+from tensorflowlite_clone import data
+from tensorflowlite_clone.checkpoint import CheckpointError, load_checkpoint
+from tensorflowlite_clone.gradcheck import compare_gradients
+from tensorflowlite_clone.optim import SGD, Adam
+
+MODELS = {"softmax": Softmax, "two-layer": TwoLayerNet}  # the names are the checkpoint kinds
+OPTIMIZERS = ("sgd", "momentum", "adam")
+MOMENTUM = 0.9
+DTYPES = ("float64", "float32")
+
+
+class CommandError(Exception):
+    """Something the user asked for cannot be done; `main` prints it as one line."""
+
+
+# --- training ---------------------------------------------------------------------------------
+def default_init_std(kind, input_size):
+    """He initialisation, sqrt(2 / D), for the two-layer net; cs231n's 0.001 for softmax."""
+    return math.sqrt(2.0 / input_size) if kind == "two-layer" else 0.001
+
+
+def new_model(kind, input_size, num_classes, hidden_size, init_std, dtype=np.float64):
+    """A fresh model, weights std * N(0, 1) from NumPy's global generator (seed it first)."""
+    if kind == "softmax":
+        return Softmax((init_std * np.random.randn(input_size, num_classes)).astype(dtype))
+    net = TwoLayerNet(input_size, hidden_size, num_classes, std=init_std)
+    net.params = {k: v.astype(dtype) for k, v in net.params.items()}
+    return net
+
+
+def loss_and_grads(model, X, y, reg):
+    """(loss, grads keyed like model.params) by autodiff, for either model."""
+    if isinstance(model, Softmax):
+        loss, dW = model.loss(X, y, reg)
+        return loss, {"W": dW}
+    return model.loss(X, y, reg=reg)
+
+
+def accuracy(model, X, y):
+    return float(np.mean(model.predict(X) == y))
+
+
+def make_optimizer(name, lr):
+    return {"sgd": lambda: SGD(lr), "momentum": lambda: SGD(lr, momentum=MOMENTUM),
+            "adam": lambda: Adam(lr)}[name]()
+
+
+def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=False):
+    """Minibatch training (batches drawn with replacement) with a tqdm progress bar.
+
+    At the end of every epoch (and of the last iteration) the accuracies on up to 1000 fixed
+    training examples and on the validation set are recorded; at the end of every epoch the
+    learning rate is multiplied by `lr_decay`. Returns the histories, as TwoLayerNet.train.
+    """
+    rng = np.random.default_rng(seed)
+    X, y = ds.X_train, ds.y_train
+    n = len(X)
+    per_epoch = max(n // batch_size, 1)
+    probe = rng.choice(n, min(n, 1000), replace=False)
+    stats = {"loss_history": [], "train_acc_history": [], "val_acc_history": []}
+    bar = tqdm(range(iters), desc="train", unit="it", disable=quiet, leave=False)
+    for it in bar:
+        batch = rng.integers(0, n, batch_size)
+        loss, grads = loss_and_grads(model, X[batch], y[batch], reg)
+        optimizer.step(model.params, grads)
+        stats["loss_history"].append(loss)
+        end_of_epoch = (it + 1) % per_epoch == 0
+        if end_of_epoch or it + 1 == iters:
+            stats["train_acc_history"].append(accuracy(model, X[probe], y[probe]))
+            stats["val_acc_history"].append(accuracy(model, ds.X_val, ds.y_val))
+            bar.set_postfix(loss=f"{np.mean(stats['loss_history'][-per_epoch:]):.4f}",
+                            train=f"{stats['train_acc_history'][-1]:.3f}",
+                            val=f"{stats['val_acc_history'][-1]:.3f}", refresh=False)
+        if end_of_epoch:
+            optimizer.decay_lr(lr_decay)
+    bar.close()
+    return stats
+
+
+@contextlib.contextmanager
+def blas_threads(threads):
+    """Limit BLAS to `threads` threads (small matrices are fastest on one), if threadpoolctl
+    (a scikit-learn dependency) is there."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
+
+
+def cmd_train(args):
+    start = time.perf_counter()
+    ds = data.load(args.data, seed=args.split_seed, dtype=args.dtype)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # fail before training, not after
+    hyperparameters = {k: getattr(args, k) for k in ("model", "lr", "lr_decay", "reg", "iters",
+                                                     "batch_size", "optimizer", "seed", "dtype")}
+    hyperparameters["init_std"] = args.init_std or default_init_std(args.model, ds.X_train.shape[1])
+    if args.model == "two-layer":
+        hyperparameters["hidden"] = args.hidden
+    if args.optimizer == "momentum":
+        hyperparameters["momentum"] = MOMENTUM
+    np.random.seed(args.seed)
+    model = new_model(args.model, ds.X_train.shape[1], ds.num_classes, args.hidden,
+                      hyperparameters["init_std"], args.dtype)
+    with blas_threads(args.threads):
+        fit_start = time.perf_counter()
+        stats = fit(model, ds, optimizer=make_optimizer(args.optimizer, args.lr),
+                    lr_decay=args.lr_decay, reg=args.reg, iters=args.iters,
+                    batch_size=args.batch_size, seed=args.seed, quiet=args.quiet)
+        train_seconds = time.perf_counter() - fit_start
+        result = {f"{split}_accuracy": accuracy(model, getattr(ds, f"X_{split}"),
+                                                getattr(ds, f"y_{split}"))
+                  for split in ("train", "val", "test")}
+        check = gradcheck_summary(model, ds, args.reg, args.seed)
+    print(f"train accuracy {result['train_accuracy']:.4f}   validation accuracy "
+          f"{result['val_accuracy']:.4f}   test accuracy {result['test_accuracy']:.4f}   "
+          f"({args.iters} iterations in {train_seconds:.1f} s)")
+    print(f"gradient check: hand-derived vs autodiff {check['hand_vs_autodiff']:.1e}, numerical "
+          f"vs autodiff {check['numerical_vs_autodiff']:.1e} ({'ok' if check['ok'] else 'FAILED'})")
+
+    data_info = {"spec": args.data, "name": ds.name, "split_seed": args.split_seed,
+                 "num_train": len(ds.X_train), "num_val": len(ds.X_val), "num_test": len(ds.X_test),
+                 "num_classes": ds.num_classes, "image_shape": list(ds.image_shape),
+                 "preprocessing": ds.preprocessing}
+    metadata = jsonable({"hyperparameters": hyperparameters, "data": data_info, **result})
+    files = {"checkpoint": model.save(out / "model.npz", metadata, mean_image=ds.mean_image),
+             **write_pictures(model, ds, stats, args.reg, out)}
+    metrics = {**result, "final_loss": stats["loss_history"][-1], **stats,
+               "hyperparameters": hyperparameters, "data": data_info, "gradcheck": check,
+               "timing": {"train_seconds": train_seconds,
+                          "ms_per_iteration": 1e3 * train_seconds / args.iters,
+                          "total_seconds": time.perf_counter() - start},
+               "files": {k: str(v) for k, v in files.items()}}
+    files["metrics"] = out / "metrics.json"
+    files["metrics"].write_text(json.dumps(jsonable(metrics), indent=2) + "\n")
+    print("wrote " + ", ".join(str(p) for p in files.values()))
+    return 0
+
+
+def write_pictures(model, ds, stats, reg, out):
+    """The loss and accuracy plots, the first-layer weights (image data only) and the graph of
+    the loss on 4 training examples; returns {what: path}."""
+    files = {"loss_plot": viz.plot_loss(stats["loss_history"], out / "loss.png"),
+             "accuracy_plot": viz.plot_accuracy(stats["train_acc_history"],
+                                                stats["val_acc_history"], out / "accuracy.png")}
+    if len(ds.image_shape) >= 2:  # W1's columns (softmax: W's class templates) as images
+        weights = model.params["W" if isinstance(model, Softmax) else "W1"]
+        files["weights"] = viz.plot_weights(weights, ds.image_shape, out / "weights.png",
+                                            max_filters=100)
+    graph = loss_graph(model, ds.X_train[:4], ds.y_train[:4], reg)
+    files["loss_graph"] = render_or_dot(graph, out / "loss_graph.svg")
+    return files
+
+
+def jsonable(value):
+    """`value` with NumPy scalars, arrays and tuples turned into plain JSON types."""
+    return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist")
+                                 else str(v)))
+
+
+# --- small problems for gradcheck and graph ---------------------------------------------------
+def small_problem(kind, seed, batch=5, hidden=8, spec=None):
+    """(X, y, model) in float64: `batch` training examples of the data `spec`, or random data
+    (6 features, 3 classes) without one, and a fresh small model drawn from `seed`."""
+    rng = np.random.default_rng(seed)
+    if spec:
+        ds = data.load(spec, seed=seed)
+        X, y, num_classes = ds.X_train[:batch], ds.y_train[:batch], ds.num_classes
+    else:
+        X, y, num_classes = rng.standard_normal((batch, 6)), rng.integers(0, 3, batch), 3
+    np.random.seed(seed)
+    # std 1/sqrt(D): scores of order one, so the softmax is neither flat nor saturated
+    model = new_model(kind, X.shape[1], num_classes, hidden, 1 / math.sqrt(X.shape[1]))
+    return X, y, model
+
+
+def float64_copy(model):
+    if isinstance(model, Softmax):
+        return Softmax(model.W.astype(np.float64))
+    copy = TwoLayerNet.__new__(TwoLayerNet)
+    copy.params = {k: v.astype(np.float64) for k, v in model.params.items()}
+    return copy
+
+
+def gradcheck_summary(model, ds, reg, seed):
+    """After training: the trained model's hand-derived gradients vs autodiff on 5 training
+    examples (float64), and finite differences vs autodiff on a small random model of the
+    same kind (finite differences cost two forward passes per entry)."""
+    X, y = ds.X_train[:5].astype(np.float64), ds.y_train[:5]
+    trained = compare_gradients(float64_copy(model), X, y, reg, numerical=False)
+    kind = "softmax" if isinstance(model, Softmax) else "two-layer"
+    Xs, ys, fresh = small_problem(kind, seed)
+    numeric = compare_gradients(fresh, Xs, ys, reg)
+    return {"batch_size": 5, "ok": trained.ok and numeric.ok,
+            "hand_vs_autodiff": max(r.hand_vs_autodiff for r in trained.rows
+                                    if r.hand_vs_autodiff is not None),
+            "numerical_vs_autodiff": max(r.numerical_vs_autodiff for r in numeric.rows),
+            "numerical_model": f"fresh {kind} model on {Xs.shape} random data"}
+
+
+def loss_graph(model, X, y, reg, hand_derived=None, show_values=False, show_grads=False,
+               title=None):
+    """The Graphviz drawing of the model's loss on (X, y)."""
+    with tflc.GradientTape(persistent=True) as tape:
+        loss, _ = model.forward_tensors(X, y, reg)
+    return viz.draw_graph(tape, loss, inputs={"X": X, "y": y}, hand_derived=hand_derived,
+                          show_values=show_values, show_grads=show_grads, title=title)
+
+
+def render_or_dot(graph, path):
+    """Render `graph` to `path`; without Graphviz's `dot` program, write the DOT source
+    (path.dot) instead and say so in one line."""
+    try:
+        return viz.render(graph, path)
+    except viz.GraphvizNotFoundError:
+        dot_path = viz.render(graph, Path(path).with_suffix(".dot"))
+        print(f"note: Graphviz's `dot` program was not found; wrote the graph's source to "
+              f"{dot_path} instead of {path} (install Graphviz to draw it)", file=sys.stderr)
+        return dot_path
+
+
+def check_suffix(path, suffixes, what):
+    if Path(path).suffix.lower() not in suffixes:
+        raise CommandError(f"{what} {path!r}: use one of the suffixes {', '.join(suffixes)}")
+
+
+def cmd_gradcheck(args):
+    check_suffix(args.output, viz.RENDER_FORMATS, "output file")
+    X, y, model = small_problem(args.model, args.seed, args.batch, args.hidden, args.data)
+    result = compare_gradients(model, X, y, args.reg)
+    print(f"{args.model} model, batch of {len(X)} ({X.shape[1]} features)")
+    print(result)
+    hand = model.hand_derived_gradients({k: v.copy() for k, v in model.params.items()}, X, y,
+                                        args.reg)
+    graph = loss_graph(model, X, y, args.reg, hand_derived=hand,
+                       title=f"{args.model}: hand-derived vs autodiff gradients")
+    print(f"wrote {render_or_dot(graph, args.output)}")
+    return 0 if result.ok else 1
+
+
+def cmd_graph(args):
+    check_suffix(args.output, viz.RENDER_FORMATS, "output file")
+    X, y, model = small_problem(args.model, args.seed, args.batch, args.hidden, args.data)
+    graph = loss_graph(model, X, y, args.reg, show_values=args.show_values,
+                       show_grads=args.show_grads, title=f"{args.model} loss")
+    print(f"wrote {render_or_dot(graph, args.output)}")
+    return 0
+
+
+# --- predict ----------------------------------------------------------------------------------
+def load_model(path):
+    """The model in a checkpoint, whichever kind it holds."""
+    kind = load_checkpoint(path)[1].get("kind")
+    if kind not in MODELS:
+        raise CheckpointError(f"{path}: unknown model kind {kind!r}; expected one of "
+                              f"{', '.join(MODELS)}")
+    return MODELS[kind].load(path)
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def cmd_predict(args):
+    if args.plot:
+        check_suffix(args.plot, (".png",), "plot file")
+    model = load_model(args.checkpoint)
+    trained_on = model.metadata.get("data", {})
+    spec = args.data or trained_on.get("spec")
+    if not spec:
+        raise CommandError(f"{args.checkpoint} does not say which data it was trained on; "
+                           f"give --data ({', '.join(data.DATA_SPECS)})")
+    weights = [v for k, v in model.params.items() if k.startswith("W")]  # W, or W1 and W2
+    input_size, num_outputs = weights[0].shape[0], weights[-1].shape[1]
+    # the split seed the model was trained with, so that its test set is this test set
+    ds = data.load(spec, seed=trained_on.get("split_seed", 0), dtype=weights[0].dtype)
+    if ds.X_test.shape[1] != input_size:
+        raise CommandError(f"{args.checkpoint} takes {input_size} input features but "
+                           f"{spec} has {ds.X_test.shape[1]}")
+    X = ds.X_test
+    if model.mean_image is not None and not np.array_equal(model.mean_image, ds.mean_image):
+        X = X + ds.mean_image - model.mean_image  # centred as in training
+    num_classes = max(ds.num_classes, num_outputs)
+    y_pred = model.predict(X)
+    correct = int(np.sum(y_pred == ds.y_test))
+    print(f"test accuracy {correct / len(X):.4f} ({correct}/{len(X)}) on {spec}")
+    cm = confusion_matrix(ds.y_test, y_pred, num_classes)
+    print("confusion matrix (rows: true class, columns: predicted class)")
+    width = max(3, len(str(cm.max())) + 1)
+    print(" " * 4 + "".join(f"{c:>{width}}" for c in range(num_classes)))
+    for c, row in enumerate(cm):
+        print(f"{c:>4}" + "".join(f"{v:>{width}}" for v in row))
+    if args.plot:
+        print(f"wrote {viz.plot_confusion_matrix(cm, args.plot)}")
+    return 0
+
+
+# --- bench ------------------------------------------------------------------------------------
+def cmd_bench(args):
+    progress = None if args.quiet else (lambda cases: tqdm(cases, desc="bench", unit="case",
+                                                           leave=False))
+    report = harness.run(sizes=args.sizes, dtypes=args.dtypes, rounds=args.rounds,
+                         threads=args.threads, per_op=not args.no_per_op, progress=progress)
+    print(harness.format_table(report))
+    if args.json:
+        harness.save_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+# --- arguments --------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line from main, not a usage block
+        raise CommandError(message)
+
+
+def _number(kind, test, requirement):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {requirement}, got {text!r}") from None
+        if not (math.isfinite(value) and test(value)):
+            raise argparse.ArgumentTypeError(f"expected {requirement}, got {text}")
+        return value
+    return parse
+
+
+positive_int = _number(int, lambda v: v > 0, "a positive integer")
+nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = _number(float, lambda v: v > 0, "a number > 0")
+nonnegative_float = _number(float, lambda v: v >= 0, "a number >= 0")
+decay_factor = _number(float, lambda v: 0 < v <= 1, "a number in (0, 1]")
+at_least_two = _number(int, lambda v: v >= 2, "an integer >= 2")
+
+
+def build_parser():
+    parser = _Parser(prog="tflc", description="Train, check and draw the tensorflowlite_clone "
+                     "models: autodiff on NumPy, checked against the hand derivations.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_Parser)
+    data_help = f"data set: {', '.join(data.DATA_SPECS)}"
+
+    def add_model(p):
+        p.add_argument("--model", choices=MODELS, default="two-layer",
+                       help="model (default: %(default)s)")
+
+    def add_small_problem(p, output):
+        add_model(p)
+        p.add_argument("--data", metavar="SPEC", help=f"take the batch from this {data_help} "
+                       "(default: random data, 6 features, 3 classes)")
+        p.add_argument("--batch", metavar="N", type=positive_int, default=5,
+                       help="examples (default: 5)")
+        p.add_argument("--hidden", metavar="N", type=positive_int, default=8,
+                       help="hidden units of the two-layer net (default: 8)")
+        p.add_argument("--reg", type=nonnegative_float, default=0.05,
+                       help="L2 regularisation strength (default: 0.05)")
+        p.add_argument("--seed", metavar="N", type=nonnegative_int, default=0,
+                       help="random seed (default: 0)")
+        p.add_argument("-o", "--output", metavar="FILE", default=output,
+                       help=f"graph file, format from the suffix: .svg, .png, .pdf, .dot "
+                       f"(default: {output})")
+
+    p = commands.add_parser("train", help="train a model, write metrics, plots, graph, checkpoint",
+                            description="Train a model and check its gradients; write "
+                            "metrics.json, loss.png, accuracy.png, weights.png (image data), "
+                            "loss_graph.svg and model.npz to the output folder.")
+    add_model(p)
+    p.add_argument("--data", metavar="SPEC", default="digits",
+                   help=f"{data_help} (default: %(default)s)")
+    p.add_argument("--hidden", metavar="N", type=positive_int, default=100,
+                   help="hidden units of the two-layer net (default: %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=1e-3,
+                   help="learning rate (default: %(default)s)")
+    p.add_argument("--lr-decay", metavar="F", type=decay_factor, default=0.99,
+                   help="learning rate factor per epoch (default: %(default)s)")
+    p.add_argument("--reg", type=nonnegative_float, default=1e-3,
+                   help="L2 regularisation strength (default: %(default)s)")
+    p.add_argument("--iters", metavar="N", type=positive_int, default=2000,
+                   help="iterations (default: %(default)s)")
+    p.add_argument("--batch-size", metavar="N", type=positive_int, default=100,
+                   help="minibatch size (default: %(default)s)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                   help=f"sgd, momentum (SGD with momentum {MOMENTUM}) or adam "
+                   "(default: %(default)s)")
+    p.add_argument("--init-std", metavar="STD", type=positive_float, default=None,
+                   help="std of the initial weights (default: sqrt(2/D) for the two-layer net, "
+                   "0.001 for softmax)")
+    p.add_argument("--seed", metavar="N", type=nonnegative_int, default=0,
+                   help="seed of the initial weights and the minibatches (default: %(default)s)")
+    p.add_argument("--split-seed", metavar="N", type=nonnegative_int, default=0,
+                   help="seed of the train/validation/test split of digits and spiral "
+                   "(default: %(default)s)")
+    p.add_argument("--dtype", choices=DTYPES, default="float64", help="(default: %(default)s)")
+    p.add_argument("--threads", metavar="N", type=positive_int, default=1,
+                   help="BLAS threads (default: %(default)s; small matrices are fastest on one)")
+    p.add_argument("--out", metavar="DIR", default="out",
+                   help="output folder (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_train)
+
+    p = commands.add_parser("gradcheck", help="autodiff vs hand-derived vs numerical gradients",
+                            description="Compare the gradients of a small model's loss three ways "
+                            "and draw where the hand derivation disagrees with autodiff. "
+                            "Exit status 0 if all agree, 1 if not.")
+    add_small_problem(p, "gradcheck.svg")
+    p.set_defaults(run=cmd_gradcheck)
+
+    p = commands.add_parser("graph", help="draw the computation graph of a model's loss",
+                            description="Draw the computation graph of a small model's loss.")
+    add_small_problem(p, "graph.svg")
+    p.add_argument("--show-values", action="store_true", help="summarise each node's value")
+    p.add_argument("--show-grads", action="store_true", help="summarise each node's gradient")
+    p.set_defaults(run=cmd_graph)
+
+    p = commands.add_parser("predict", help="test accuracy and confusion matrix of a checkpoint",
+                            description="Evaluate a checkpoint on the test split of its data.")
+    p.add_argument("checkpoint", help="a model.npz written by `tflc train`")
+    p.add_argument("--data", metavar="SPEC",
+                   help=f"{data_help} (default: the data the checkpoint was trained on)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="also draw the confusion matrix to this .png file")
+    p.set_defaults(run=cmd_predict)
+
+    p = commands.add_parser("bench", help="speed and memory: engine vs hand-derived step",
+                            description=harness.__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", nargs="+", choices=harness.SIZES, default=list(harness.SIZES),
+                   help="problem sizes (default: all)")
+    p.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES),
+                   help="(default: both)")
+    p.add_argument("--rounds", metavar="N", type=at_least_two, default=15,
+                   help="timing rounds (default: %(default)s)")
+    p.add_argument("--threads", metavar="N", type=positive_int, default=1,
+                   help="BLAS threads (default: %(default)s)")
+    p.add_argument("--json", metavar="FILE", help="also write the report to this JSON file")
+    p.add_argument("--no-per-op", action="store_true", help="skip the per-op overhead measurement")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv=None):
+    """Run the `tflc` command with `argv` (default: sys.argv[1:]); returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except SystemExit as done:  # --help
+        return done.code or 0
+    except KeyboardInterrupt:
+        print("tflc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `tflc ... | head`: the reader has gone; send the rest nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (CommandError, data.DataError, CheckpointError, viz.GraphvizNotFoundError) as error:
+        message = str(error)
+    except OSError as error:
+        message = f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+    print(f"tflc: error: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
