@@ -38,6 +38,9 @@ def save_checkpoint(path, arrays, metadata):
             np.savez(f, **members)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)  # mkstemp makes the file private; give it the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -51,6 +54,8 @@ def load_checkpoint(path, kind=None):
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a readable checkpoint (.npz) file: it is not a zip archive (truncated, or another kind of file)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             members = {name: npz[name] for name in npz.files}

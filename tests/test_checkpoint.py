@@ -194,3 +194,16 @@ def test_interrupted_by_keyboard(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         make_softmax().save(tmp_path / "softmax.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_checkpoint_has_ordinary_permissions_and_text_files_are_refused(tmp_path):
+    import os
+    from tensorflowlite_clone.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    path = save_checkpoint(tmp_path / "m.npz", {"W": np.ones((2, 2))}, {"kind": "softmax"})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == 0o666 & ~umask
+    text = tmp_path / "metrics.json"
+    text.write_text('{"a": 1}')
+    with pytest.raises(CheckpointError, match="not a zip archive"):
+        load_checkpoint(text)
