@@ -81,7 +81,7 @@ class TwoLayerNet:
     def hand_derived_gradients(params, X, y, reg=0.0):
         """The seed's gradients by name: parameters and the intermediates "scores", "hidden",
         "hidden_pre" (the default `hand_derived` of `compare_gradients`)."""
-        return manual_loss(params, X, y, reg)[1]
+        return manual_loss(params, X, y, reg, intermediates=True)[1]
 
     # --- training --------------------------------------------------------------------------------
     def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
@@ -156,10 +156,11 @@ def manual_scores(params, X):
     return np.dot(s1_relu, params["W2"]) + params["b2"]
 
 
-def manual_loss(params, X, y, reg=0.0):
+def manual_loss(params, X, y, reg=0.0, intermediates=False):
     """The seed's forward and hand-derived backward. Returns (loss, grads): grads holds the
-    parameters' gradients and, for `compare_gradients`, those of the intermediates "scores",
-    "hidden" and "hidden_pre" (the seed's ds2, ds1 before and after the ReLU mask, over N)."""
+    parameters' gradients and, with `intermediates` (for `compare_gradients`), those of
+    "scores", "hidden" and "hidden_pre" (the seed's ds2, ds1 before and after the ReLU mask,
+    over N). Without them it is exactly the seed's step, the baseline `tflc bench` times."""
     W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
     N = X.shape[0]
     s1 = np.dot(X, W1) + b1  # (N, H)
@@ -167,7 +168,7 @@ def manual_loss(params, X, y, reg=0.0):
     scores = np.dot(s1_relu, W2) + b2
 
     # the loss, as for the softmax classifier
-    scores = scores - np.max(scores, axis=1, keepdims=True)  # prevents exp overflow
+    scores -= np.max(scores, axis=1, keepdims=True)  # prevents exp overflow
     scores = np.exp(scores)
     scores /= np.sum(scores, axis=1, keepdims=True)  # softmax: q
     loss = -np.log(scores[np.arange(N), y]).sum()
@@ -179,13 +180,14 @@ def manual_loss(params, X, y, reg=0.0):
     grads = {}
     ds2 = np.copy(scores)
     ds2[np.arange(N), y] -= 1  # q - 1 at the labels
-    grads["scores"] = ds2 / N
     grads["W2"] = np.dot(s1_relu.T, ds2) / N + 2 * reg * W2
     grads["b2"] = np.sum(ds2, axis=0) / N  # b2 was broadcast over the N rows: sum them
     ds1 = np.dot(ds2, W2.T)
-    grads["hidden"] = ds1 / N
+    if intermediates:
+        grads["scores"], grads["hidden"] = ds2 / N, ds1 / N
     ds1 = (s1 > 0) * ds1  # the ReLU passes gradient only where its input was positive
-    grads["hidden_pre"] = ds1 / N
+    if intermediates:
+        grads["hidden_pre"] = ds1 / N
     grads["W1"] = np.dot(X.T, ds1) / N + 2 * reg * W1
     grads["b1"] = np.sum(ds1, axis=0) / N
     return float(loss), grads

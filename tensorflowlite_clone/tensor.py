@@ -110,8 +110,9 @@ class Variable(Tensor):
     __slots__ = ("trainable",)
 
     def __init__(self, value, name=None, trainable=True):
-        value = as_array(value)
-        super().__init__(np.array(value, copy=True), name)  # own the storage we update in place
+        # No copy (a model's parameter arrays become Variables on every step): the engine never
+        # writes into a Variable's array, since updates replace the storage instead.
+        super().__init__(value, name)
         self.trainable = trainable
 
     # Updates replace the storage rather than writing into it: a tape that recorded an op on
