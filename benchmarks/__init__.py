@@ -1,0 +1,1 @@
+"""Speed and memory harness behind `tflc bench`."""

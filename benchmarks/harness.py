@@ -1,0 +1,276 @@
+"""Speed and memory of one two-layer-net training step: the engine against the seed's
+hand-derived NumPy step on the same data and dtype (and PyTorch / HIPS autograd when installed).
+
+Every implementation runs the same step: forward, softmax loss with reg * sum(W*W), full
+backward, SGD update of W1, b1, W2, b2. Implementations are timed interleaved, in one
+process, so machine noise hits them alike; figures are medians with interquartile ranges,
+and ratios are to the hand-derived step. Run it as `tflc bench` (see `--help`).
+"""
+import json
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+
+import numpy as np
+
+import tensorflowlite_clone as tflc
+from models.two_layer_net import TwoLayerNet
+
+SIZES = {  # name: (N, D, H, C)
+    "cifar": (200, 3072, 100, 10),
+    "digits": (200, 64, 100, 10),
+    "tiny": (5, 4, 10, 3),
+}
+REG, LR = 5e-6, 1e-3
+
+
+def make_problem(size, dtype, seed=0):
+    """Random data and a fresh net of the given size and dtype (same for every implementation)."""
+    N, D, H, C = SIZES[size]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, D)).astype(dtype)
+    y = rng.integers(0, C, N)
+    params = {"W1": 1e-2 * rng.standard_normal((D, H)), "b1": np.zeros(H),
+              "W2": 1e-2 * rng.standard_normal((H, C)), "b2": np.zeros(C)}
+    return X, y, {k: v.astype(dtype) for k, v in params.items()}
+
+
+# --- the implementations: each `make_*(X, y, params)` returns a zero-argument step ---------------
+def make_hand(X, y, params):
+    """The seed's hand-derived step (models.two_layer_net.manual_loss) plus the SGD update."""
+    net = _net_with(params)
+
+    def step():
+        loss, grads = net.loss(X, y, reg=REG, method="manual")
+        for k, g in grads.items():
+            net.params[k] -= LR * g
+        return loss
+    return step
+
+
+def make_engine(X, y, params):
+    """The engine through TwoLayerNet's autodiff path plus the same SGD update."""
+    net = _net_with(params)
+
+    def step():
+        loss, grads = net.loss(X, y, reg=REG)
+        for k, g in grads.items():
+            net.params[k] -= LR * g
+        return loss
+    return step
+
+
+def _net_with(params):
+    net = TwoLayerNet.__new__(TwoLayerNet)
+    net.params = {k: v.copy() for k, v in params.items()}
+    return net
+
+
+def make_torch(X, y, params):
+    import torch
+    torch.set_num_threads(_blas_threads() or 1)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+
+    def step():
+        hidden = torch.relu(Xt @ p["W1"] + p["b1"])
+        scores = hidden @ p["W2"] + p["b2"]
+        loss = (torch.nn.functional.cross_entropy(scores, yt)
+                + REG * ((p["W1"] * p["W1"]).sum() + (p["W2"] * p["W2"]).sum()))
+        grads = torch.autograd.grad(loss, list(p.values()))
+        with torch.no_grad():
+            for v, g in zip(p.values(), grads):
+                v -= LR * g
+        return float(loss)
+    return step
+
+
+def make_autograd(X, y, params):
+    import autograd
+    import autograd.numpy as anp
+
+    def loss_fn(p):
+        hidden = anp.maximum(anp.dot(X, p["W1"]) + p["b1"], 0)
+        scores = anp.dot(hidden, p["W2"]) + p["b2"]
+        scores = scores - anp.max(scores, axis=1, keepdims=True)
+        logp = scores - anp.log(anp.sum(anp.exp(scores), axis=1, keepdims=True))
+        return (-anp.mean(logp[np.arange(len(y)), y])
+                + REG * (anp.sum(p["W1"] * p["W1"]) + anp.sum(p["W2"] * p["W2"])))
+    value_and_grad = autograd.value_and_grad(loss_fn)
+    p = {k: v.copy() for k, v in params.items()}
+
+    def step():
+        loss, grads = value_and_grad(p)
+        for k in p:
+            p[k] -= LR * grads[k]
+        return loss
+    return step
+
+
+IMPLEMENTATIONS = {"hand": make_hand, "engine": make_engine, "torch": make_torch,
+                   "autograd": make_autograd}
+
+
+def available():
+    """Names of the implementations that can run here (peers only when installed)."""
+    names = ["hand", "engine"]
+    for name in ("torch", "autograd"):
+        try:
+            __import__(name)
+            names.append(name)
+        except ImportError:
+            pass
+    return names
+
+
+# --- measuring -------------------------------------------------------------------------------------
+def time_steps(steps, rounds, min_round_seconds=0.05):
+    """Per-step seconds of each step function, `rounds` interleaved rounds each."""
+    batch = {}
+    for name, step in steps.items():  # warm up, and size each round to take a while
+        step()
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < min_round_seconds / 5:
+            step()
+            n += 1
+        batch[name] = max(1, n * 5)
+    samples = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(batch[name]):
+                step()
+            samples[name].append((time.perf_counter() - start) / batch[name])
+    return samples
+
+
+def peak_memory(step):
+    """Peak bytes traced (tracemalloc: NumPy allocations) during one step."""
+    step()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    step()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
+def summary(samples):
+    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return {"median_ms": median * 1e3, "iqr_ms": (q3 - q1) * 1e3}
+
+
+PER_OP_CASES = {  # name: how the chain applies the op to a 4x4 tensor
+    "add": lambda x, c: x + c, "multiply": lambda x, c: x * c, "matmul": lambda x, c: x @ c,
+    "exp": lambda x, c: tflc.exp(x * 0.0), "relu": lambda x, c: tflc.relu(x),
+    "sum": lambda x, c: tflc.sum(x, axis=1, keepdims=True) + x,
+    "max": lambda x, c: tflc.max(x, axis=1, keepdims=True) + x,
+    "getitem": lambda x, c: x[np.arange(4), np.arange(4)] + x,
+}
+
+
+def per_op_overhead(length=50, rounds=7):
+    """Microseconds a user pays per op on 4x4 inputs (forward, record and VJP, NumPy's own
+    work included), from chains of `length` ops so that the tape's set-up is amortised."""
+    rng = np.random.default_rng(0)
+    x0 = tflc.Variable(rng.standard_normal((4, 4)) * 0.1)
+    c = tflc.Tensor(np.eye(4) * 0.5)
+    results = {}
+    for name, apply in PER_OP_CASES.items():
+        def chain():
+            with tflc.GradientTape() as tape:
+                x = x0
+                for _ in range(length):
+                    x = apply(x, c)
+            tape.gradient(x, x0)
+        ops = 2 if name in ("sum", "max", "getitem", "exp") else 1
+        best = min(time_steps({"chain": chain}, rounds, 0.02)["chain"])
+        results[name] = best / (length * ops) * 1e6
+    return results
+
+
+# --- environment -------------------------------------------------------------------------------------
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        return next((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), None)
+    except ImportError:
+        return None
+
+
+def environment():
+    info = {"python": platform.python_version(), "numpy": np.__version__,
+            "machine": platform.machine(), "cpus": os.cpu_count(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE")}
+    try:
+        from threadpoolctl import threadpool_info
+        info["blas"] = [{k: i.get(k) for k in ("internal_api", "version", "num_threads",
+                                                 "architecture")}
+                        for i in threadpool_info() if i["user_api"] == "blas"]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    return info
+
+
+def run(sizes=("cifar", "digits", "tiny"), dtypes=("float64", "float32"), rounds=15,
+        implementations=None, threads=1, per_op=True, progress=None):
+    """Measure everything; returns a JSON-able dict."""
+    from contextlib import nullcontext
+    try:
+        from threadpoolctl import threadpool_limits
+        limit = threadpool_limits(limits=threads, user_api="blas") if threads else nullcontext()
+    except ImportError:
+        limit = nullcontext()
+    names = implementations or available()
+    report = {"environment": None, "threads": threads, "rounds": rounds, "results": []}
+    with limit:
+        report["environment"] = environment()
+        cases = [(s, d) for s in sizes for d in dtypes]
+        for size, dtype in (progress(cases) if progress else cases):
+            X, y, params = make_problem(size, np.dtype(dtype))
+            steps = {name: IMPLEMENTATIONS[name](X, y, params) for name in names}
+            samples = time_steps(steps, rounds)
+            hand = statistics.median(samples["hand"])
+            for name in names:
+                row = {"size": size, "dtype": dtype, "impl": name, **summary(samples[name]),
+                       "ratio": statistics.median(samples[name]) / hand}
+                if name in ("hand", "engine"):
+                    row["peak_kib"] = peak_memory(steps[name]) / 1024
+                report["results"].append(row)
+            hand_peak = next(r["peak_kib"] for r in report["results"][-len(names):]
+                             if r["impl"] == "hand")
+            for row in report["results"][-len(names):]:
+                if "peak_kib" in row:
+                    row["memory_ratio"] = row["peak_kib"] / hand_peak
+        if per_op:
+            report["per_op_us"] = per_op_overhead()
+    return report
+
+
+def format_table(report):
+    lines = [f"{'size':7} {'dtype':8} {'impl':9} {'median ms':>10} {'IQR ms':>8} "
+             f"{'x hand':>7} {'peak KiB':>9} {'mem x':>6}"]
+    for r in report["results"]:
+        peak = f"{r['peak_kib']:9.0f}" if "peak_kib" in r else " " * 9
+        mem = f"{r['memory_ratio']:6.2f}" if "memory_ratio" in r else " " * 6
+        lines.append(f"{r['size']:7} {r['dtype']:8} {r['impl']:9} {r['median_ms']:10.3f} "
+                     f"{r['iqr_ms']:8.3f} {r['ratio']:7.2f} {peak} {mem}")
+    if "per_op_us" in report:
+        ops = ", ".join(f"{k} {v:.1f}" for k, v in report["per_op_us"].items())
+        lines.append(f"per-op record+differentiate on 4x4 (us): {ops}")
+    env = report["environment"]
+    blas = env["blas"] if isinstance(env["blas"], str) else ", ".join(
+        f"{b['internal_api']} {b['version']} ({b['num_threads']} threads, {b['architecture']})"
+        for b in env["blas"])
+    lines.append(f"numpy {env['numpy']}, BLAS: {blas}; OPENBLAS_CORETYPE="
+                 f"{env['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}")
+    return "\n".join(lines)
+
+
+def save_json(report, path):
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
