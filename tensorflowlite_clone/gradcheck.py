@@ -28,19 +28,30 @@ def rel_error(a, b):
     return float(err) if np.isfinite(err) else float("inf")  # NaN must never read as agreement
 
 
+def _nudged(f, x, ix, h, read=float):
+    """`read(f(x))` with x[ix] raised by h, then lowered by h; x[ix] is restored exactly, even
+    if `f` raises."""
+    old = x[ix]  # a scalar copy
+    try:
+        x[ix] = old + h
+        plus = read(f(x))
+        x[ix] = old - h
+        minus = read(f(x))
+    finally:
+        x[ix] = old
+    return plus, minus
+
+
+def _as_float64_copy(value):
+    return np.array(value, dtype=np.float64)  # a copy: f may return a view of x
+
+
 def numerical_gradient(f, x, h=1e-5):
     """d f(x) / dx by central differences; `f` returns a scalar, `x` (an ndarray) is perturbed in
     place one entry at a time and restored exactly, even if `f` raises. Returns float64."""
     grad = np.zeros(x.shape)
     for ix in np.ndindex(x.shape):
-        old = x[ix]  # a scalar copy
-        try:
-            x[ix] = old + h
-            plus = float(f(x))
-            x[ix] = old - h
-            minus = float(f(x))
-        finally:
-            x[ix] = old
+        plus, minus = _nudged(f, x, ix, h)
         grad[ix] = (plus - minus) / (2 * h)
     return grad
 
@@ -49,14 +60,7 @@ def numerical_gradient_array(f, x, df, h=1e-5):
     """The gradient of sum(f(x) * df) for array-valued `f`: the VJP of f at x with `df`."""
     grad = np.zeros(x.shape)
     for ix in np.ndindex(x.shape):
-        old = x[ix]  # a scalar copy
-        try:
-            x[ix] = old + h
-            plus = np.array(f(x), dtype=np.float64)  # a copy: f may return a view of x
-            x[ix] = old - h
-            minus = np.array(f(x), dtype=np.float64)
-        finally:
-            x[ix] = old
+        plus, minus = _nudged(f, x, ix, h, read=_as_float64_copy)
         grad[ix] = np.sum((plus - minus) * df) / (2 * h)
     return grad
 
@@ -72,14 +76,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
     errors = []
     for _ in range(num_checks):
         ix = tuple(int(rng.integers(n)) for n in x.shape)
-        old = x[ix]  # a scalar copy
-        try:
-            x[ix] = old + h
-            plus = float(f(x))
-            x[ix] = old - h
-            minus = float(f(x))
-        finally:
-            x[ix] = old
+        plus, minus = _nudged(f, x, ix, h)
         numerical, analytic = (plus - minus) / (2 * h), float(analytic_grad[ix])
         errors.append(rel_error(numerical, analytic))
         if verbose:
