@@ -274,4 +274,11 @@ def test_default_train_reaches_97_percent(capsys, tmp_path):
     assert metrics["hyperparameters"]["model"] == "two-layer"
     assert metrics["data"]["spec"] == "digits"
     assert metrics["test_accuracy"] >= 0.97, metrics["test_accuracy"]
-    assert metrics["timing"]["train_seconds"] < 30  # about 1.5 s on two cores
+
+
+def test_spiral_defaults_learn_the_spiral(capsys, tmp_path):
+    status, _, _ = run(capsys, "train", "--data", "spiral", "--out", tmp_path, "--quiet")
+    assert status == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["hyperparameters"]["lr_decay"] == 1.0  # the spiral's own defaults
+    assert metrics["train_accuracy"] >= 0.95 and metrics["test_accuracy"] >= 0.93, metrics
