@@ -45,6 +45,11 @@ class Tensor:
     def __len__(self):
         return len(self._value)
 
+    def __iter__(self):  # rows as Tensors (recorded); a 0-d tensor is not iterable, as in NumPy
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
     def __float__(self):
         return float(self._value)
 

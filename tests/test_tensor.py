@@ -183,3 +183,12 @@ def test_variable_properties():
     assert v.name == "W" and v.trainable is False and v.shape == (2, 3) and v.dtype == np.float32
     assert tflc.Variable(1.0).trainable is True
     assert tflc.Variable(3).dtype == np.float64
+
+
+def test_iteration_yields_rows_and_refuses_0d():
+    t = tflc.Tensor(np.arange(6.0).reshape(3, 2))
+    rows = list(t)
+    assert len(rows) == 3 and all(isinstance(r, tflc.Tensor) for r in rows)
+    np.testing.assert_array_equal(rows[2].numpy(), [4.0, 5.0])
+    with pytest.raises(TypeError, match="0-d"):
+        list(tflc.Tensor(1.0))
