@@ -83,7 +83,7 @@ def make_torch(X, y, params):
         with torch.no_grad():
             for v, g in zip(p.values(), grads):
                 v -= LR * g
-        return float(loss)
+        return float(loss.detach())
     return step
 
 

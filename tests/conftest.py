@@ -10,6 +10,13 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI replays a fixed set of examples, so a red build always means a change broke something;
+# local runs keep exploring new examples.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
