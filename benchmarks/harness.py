@@ -9,6 +9,7 @@ and ratios are to the hand-derived step. Run it as `tflc bench` (see `--help`).
 import json
 import os
 import platform
+import resource
 import statistics
 import time
 import tracemalloc
@@ -126,8 +127,23 @@ def available():
 
 
 # --- measuring -------------------------------------------------------------------------------------
-def time_steps(steps, rounds, min_round_seconds=0.05):
-    """Per-step seconds of each step function, `rounds` interleaved rounds each."""
+def settle_allocator():
+    """Free one large block first, so every case runs in the same allocator state whatever ran
+    before it. glibc raises its mmap threshold (and trim threshold, twice that) to the largest
+    block freed, up to 32 MiB; until then arrays above 128 KiB (digits in float64) are mapped
+    and unmapped, or the heap top trimmed, on every step, and each step pays hundreds of page
+    faults. Without this, `--sizes digits` alone timed the engine at 3.3x hand, after cifar 1.6x."""
+    block = np.ones(32 * 2**20 // 8)
+    del block
+
+
+def minor_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def time_steps(steps, rounds, min_round_seconds=0.05, faults=None):
+    """Per-step seconds of each step function, `rounds` interleaved rounds each. If `faults` is
+    a dict, it receives each step's minor page faults per call (a sign of allocator churn)."""
     batch = {}
     for name, step in steps.items():  # warm up, and size each round to take a while
         step()
@@ -137,12 +153,17 @@ def time_steps(steps, rounds, min_round_seconds=0.05):
             n += 1
         batch[name] = max(1, n * 5)
     samples = {name: [] for name in steps}
+    faulted = dict.fromkeys(steps, 0)
     for _ in range(rounds):
         for name, step in steps.items():
+            before = minor_faults()
             start = time.perf_counter()
             for _ in range(batch[name]):
                 step()
             samples[name].append((time.perf_counter() - start) / batch[name])
+            faulted[name] += minor_faults() - before
+    if faults is not None:
+        faults.update({name: faulted[name] / (rounds * batch[name]) for name in steps})
     return samples
 
 
@@ -229,15 +250,18 @@ def run(sizes=("cifar", "digits", "tiny"), dtypes=("float64", "float32"), rounds
     report = {"environment": None, "threads": threads, "rounds": rounds, "results": []}
     with limit:
         report["environment"] = environment()
+        settle_allocator()
         cases = [(s, d) for s in sizes for d in dtypes]
         for size, dtype in (progress(cases) if progress else cases):
             X, y, params = make_problem(size, np.dtype(dtype))
             steps = {name: IMPLEMENTATIONS[name](X, y, params) for name in names}
-            samples = time_steps(steps, rounds)
+            faults = {}
+            samples = time_steps(steps, rounds, faults=faults)
             hand = statistics.median(samples["hand"])
             for name in names:
                 row = {"size": size, "dtype": dtype, "impl": name, **summary(samples[name]),
-                       "ratio": statistics.median(samples[name]) / hand}
+                       "ratio": statistics.median(samples[name]) / hand,
+                       "faults_per_step": faults[name]}
                 if name in ("hand", "engine"):
                     row["peak_kib"] = peak_memory(steps[name]) / 1024
                 report["results"].append(row)
@@ -253,12 +277,13 @@ def run(sizes=("cifar", "digits", "tiny"), dtypes=("float64", "float32"), rounds
 
 def format_table(report):
     lines = [f"{'size':7} {'dtype':8} {'impl':9} {'median ms':>10} {'IQR ms':>8} "
-             f"{'x hand':>7} {'peak KiB':>9} {'mem x':>6}"]
+             f"{'x hand':>7} {'peak KiB':>9} {'mem x':>6} {'faults':>7}"]
     for r in report["results"]:
         peak = f"{r['peak_kib']:9.0f}" if "peak_kib" in r else " " * 9
         mem = f"{r['memory_ratio']:6.2f}" if "memory_ratio" in r else " " * 6
+        faults = f"{r['faults_per_step']:7.1f}" if "faults_per_step" in r else ""
         lines.append(f"{r['size']:7} {r['dtype']:8} {r['impl']:9} {r['median_ms']:10.3f} "
-                     f"{r['iqr_ms']:8.3f} {r['ratio']:7.2f} {peak} {mem}")
+                     f"{r['iqr_ms']:8.3f} {r['ratio']:7.2f} {peak} {mem} {faults}")
     if "per_op_us" in report:
         ops = ", ".join(f"{k} {v:.1f}" for k, v in report["per_op_us"].items())
         lines.append(f"per-op record+differentiate on 4x4 (us): {ops}")

@@ -22,8 +22,9 @@ from tensorflowlite_clone.checkpoint import (CheckpointError, check_shapes, load
 def softmax(scores):
     """Row-wise softmax. The row max is subtracted so exp cannot overflow; it enters as a
     constant (stop_gradient): softmax ignores a shift of a row, so the true gradient through the
-    max is zero anyway, and stopping it spares the sweep that branch and its rounding noise."""
-    shifted = scores - tflc.stop_gradient(tflc.max(scores, axis=1, keepdims=True))
+    max is zero anyway, and stopping it spares the sweep that branch and its rounding noise.
+    The max is taken of the stopped scores, so the tape does not even record it."""
+    shifted = scores - tflc.max(tflc.stop_gradient(scores), axis=1, keepdims=True)
     e = tflc.exp(shifted)
     return e / tflc.sum(e, axis=1, keepdims=True)
 

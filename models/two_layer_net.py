@@ -74,8 +74,8 @@ class TwoLayerNet:
             return self.forward_tensors(X)[1]["scores"].numpy()
         with tflc.GradientTape() as tape:
             loss, tensors = self.forward_tensors(X, y, reg)
-        grads = tape.gradient(loss, {k: tensors[k] for k in self.PARAMS})
-        return float(loss), {k: g.numpy() for k, g in grads.items()}
+        grads = tape.gradient(loss, [tensors[k] for k in self.PARAMS])
+        return float(loss), {k: g.numpy() for k, g in zip(self.PARAMS, grads)}
 
     @staticmethod
     def hand_derived_gradients(params, X, y, reg=0.0):

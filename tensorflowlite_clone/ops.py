@@ -20,13 +20,16 @@ BROADCAST_ERROR = "cannot broadcast {} with {}"
 
 def unbroadcast(g, shape):
     """Sum `g` over the axes NumPy broadcasting added or stretched, back to an input's `shape`."""
-    if g.shape == shape:
+    g_shape = g.shape
+    if g_shape == shape:
         return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and g.shape[lead + i] != 1)
+    lead = len(g_shape) - len(shape)
+    axes = tuple(range(lead))
+    if 1 in shape:  # size-1 axes that broadcasting stretched
+        axes += tuple(lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
     # ufunc.reduce directly: ndarray.sum adds microseconds of dispatch on small arrays
-    return (sum(g, axes) if isinstance(g, Tensor) else np.add.reduce(g, axes)).reshape(shape)
+    total = sum(g, axes) if isinstance(g, Tensor) else np.add.reduce(g, axes)
+    return total if total.shape == shape else total.reshape(shape)
 
 
 def _tensor_or_array(op, numpy_function):
@@ -49,7 +52,8 @@ multiply = Primitive("multiply", np.multiply, (
 
 divide = Primitive("divide", np.divide, (
     lambda g, ans, x, y: unbroadcast(g / y, x.shape),
-    lambda g, ans, x, y: unbroadcast(-g * ans / y, y.shape)), BROADCAST_ERROR)
+    # -g x / y^2 = -g ans / y, summed over the broadcast axes before dividing (fewer elements)
+    lambda g, ans, x, y: -unbroadcast(g * ans, y.shape) / y), BROADCAST_ERROR)
 
 negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,))
 

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from .tensor import Tensor, Variable, as_array
+from .tensor import Tensor, Variable, _wrap, as_array
 
 _tapes = []        # tapes inside their `with` block, innermost last
 _recording = []    # those of them currently recording
@@ -40,20 +40,23 @@ class Primitive:
     outer tape, which is how higher-order derivatives come for free).
     """
 
-    __slots__ = ("name", "forward", "vjps", "shape_error")
+    __slots__ = ("name", "forward", "vjps", "shape_error", "arity")
 
     def __init__(self, name, forward, vjps, shape_error=None):
         self.name, self.forward, self.vjps, self.shape_error = name, forward, vjps, shape_error
+        self.arity = len(vjps)
 
     def __call__(self, *args):
-        n = len(self.vjps)
-        inputs, params = args[:n], args[n:]
-        values = [x._value if isinstance(x, Tensor) else x for x in inputs]
-        for v in values:  # anything but float arrays and Python numbers needs converting (rare)
+        inputs, params = args[:self.arity], args[self.arity:]
+        values = []
+        for x in inputs:
+            v = x._value if isinstance(x, Tensor) else x
             if not (type(v) is np.ndarray and v.dtype.kind in "fc" or type(v) in _NUMBERS):
+                # anything but float arrays and Python numbers needs converting (rare)
                 inputs = tuple(_entering(x) if vjp else x for x, vjp in zip(inputs, self.vjps))
                 values = [x._value if isinstance(x, Tensor) else x for x in inputs]
                 break
+            values.append(v)
         try:
             value = self.forward(*values, *params)
         except (ValueError, IndexError) as error:
@@ -63,9 +66,7 @@ class Primitive:
             else:
                 message = f"{error} (input shapes {', '.join(map(str, shapes))})"
             raise type(error)(f"{self.name}: {message}") from None
-        output = Tensor.__new__(Tensor)
-        output._value = value if type(value) is np.ndarray else np.asarray(value)
-        output.name = None
+        output = _wrap(value if type(value) is np.ndarray else np.asarray(value))
         where = None
         if _anomaly[0]:
             where = _user_frame()
@@ -161,7 +162,8 @@ class GradientTape:
             if id(x) in watched:
                 found = True
             elif isinstance(x, Variable) and x.trainable and self.watch_accessed_variables:
-                self.watch(x)
+                watched[id(x)] = x  # what `watch` does; a Variable always holds floats
+                self._variables.setdefault(id(x), x)
                 found = True
         return found
 
@@ -203,13 +205,10 @@ class GradientTape:
         seed = _seed(target, output_gradients, on_tensors=bool(_recording))
         # as in TensorFlow, a source the tape never watched (nor computed) is unconnected
         watched = [s for s in flat_sources if id(s) in self._watched]
-        try:
-            grads = _backward(self._records, target, seed, watched)
-        finally:
-            if not self.persistent:
-                self._used = True
-                self._records = []
-                self._watched = {}
+        records = self._records
+        if not self.persistent:  # release now: the sweep then frees each record once it is used
+            self._used, self._records, self._watched = True, [], {}
+        grads = _backward(records, target, seed, watched, release=not self.persistent)
         results, handed_out = [], {id(seed)}  # the seed may be the caller's own array
         for s in flat_sources:
             g = grads.get(id(s))
@@ -223,53 +222,57 @@ def _seed(target, output_gradients, on_tensors):
     """The gradient the sweep starts from: ones (sum of the target) or `output_gradients`."""
     value = target._value if isinstance(target, Tensor) else target
     if output_gradients is None:
-        seed = Tensor(np.ones_like(value))
-    else:
-        seed = output_gradients if isinstance(output_gradients, Tensor) else Tensor(output_gradients)
-        if seed.shape != value.shape:
-            raise ValueError(f"gradient: output_gradients of shape {seed.shape} does not match "
-                             f"the target's shape {value.shape}")
-        if seed.dtype != value.dtype:
-            seed = seed.astype(value.dtype)
+        seed = np.ones_like(value)
+        return _wrap(seed) if on_tensors else seed
+    seed = output_gradients if isinstance(output_gradients, Tensor) else Tensor(output_gradients)
+    if seed.shape != value.shape:
+        raise ValueError(f"gradient: output_gradients of shape {seed.shape} does not match "
+                         f"the target's shape {value.shape}")
+    if seed.dtype != value.dtype:
+        seed = seed.astype(value.dtype)
     return seed if on_tensors else seed._value
 
 
-def _backward(records, target, seed, sources):
+def _backward(records, target, seed, sources, release=False):
     """Sweep `records` in reverse, accumulating d(target)/d(tensor) in a dict keyed by identity.
 
     Only records downstream of a source matter; each record's output gradient is popped when
-    consumed (freeing it early) unless that tensor is itself a source. With an outer tape
-    recording, the VJPs run on Tensors and get recorded there (higher-order derivatives).
+    consumed (freeing it early) unless that tensor is itself a source. With `release` (the
+    tape's records are no longer wanted) `records` is emptied and each record dropped once
+    swept, so intermediates that only the tape held are freed during the sweep, not after it.
+    With an outer tape recording, the VJPs run on Tensors and get recorded there (higher-order
+    derivatives).
     """
     keep = {id(s) for s in sources}
     depends = set(keep)  # ids of tensors that depend on a source
     relevant = []
     for record in records:
-        for x in record.inputs:
-            if id(x) in depends:
-                depends.add(id(record.output))
-                relevant.append(record)
-                break
+        if not depends.isdisjoint(map(id, record.inputs)):
+            depends.add(id(record.output))
+            relevant.append(record)
+    if release:
+        records.clear()
     if id(target) not in depends:
         return {}
     on_tensors = bool(_recording)
     grads = {id(target): seed}
     owned = set()  # keys whose gradient array only this sweep holds: safe to add into
-    for record in reversed(relevant):
+    while relevant:
+        record = relevant.pop()
         key = id(record.output)
         g = grads.get(key) if key in keep else grads.pop(key, None)
         if g is None:
             continue
         if on_tensors:
-            inputs, ans = record.inputs, record.output
+            args = (g, record.output, *record.inputs, *record.params)
         else:
-            inputs, ans = record.values, record.output._value
-        for x, vjp in zip(record.inputs, record.op.vjps):
+            args = (g, record.output._value, *record.values, *record.params)
+        for x, value, vjp in zip(record.inputs, record.values, record.op.vjps):
             if vjp is None or id(x) not in depends:
                 continue
-            gx = vjp(g, ans, *inputs, *record.params)
-            if gx.dtype != x.dtype:  # e.g. a float32 weight meeting float64 data
-                gx = gx.astype(x.dtype)
+            gx = vjp(*args)
+            if gx.dtype != value.dtype:  # e.g. a float32 weight meeting float64 data
+                gx = gx.astype(value.dtype)
             if _anomaly[0]:
                 _check_finite(gx, f"{record.op.name} produced {{}} in its backward pass", record.where)
             # Sum contributions in place where that is safe: into arrays that no one else holds
@@ -301,7 +304,7 @@ def _as_result(g, handed_out):
     if not g.flags.writeable or id(g) in handed_out:
         g = g.copy()
     handed_out.add(id(g))
-    return Tensor(g)
+    return _wrap(g) if type(g) is np.ndarray else Tensor(g)  # a NumPy scalar (0-d sum) converts
 
 
 # --- structure of `sources`: a tensor, or lists / tuples / dicts of them ---------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks import harness
 from models import Softmax, TwoLayerNet
 from tensorflowlite_clone import data
 from tensorflowlite_clone.cli import main
@@ -210,6 +211,12 @@ def test_bench(capsys, tmp_path):
     report = json.loads((tmp_path / "b.json").read_text())
     assert {r["impl"] for r in report["results"]} >= {"hand", "engine"}
     assert all(r["size"] == "tiny" for r in report["results"])
+
+
+def test_bench_reports_page_faults_per_step(tmp_path):
+    report = harness.run(sizes=["tiny"], dtypes=["float64"], rounds=2, per_op=False)
+    assert all(r["faults_per_step"] >= 0 for r in report["results"])
+    assert "faults" in harness.format_table(report)
 
 
 # --- errors: one line on stderr, exit status 2, no traceback -----------------------------------------

@@ -586,6 +586,23 @@ def test_training_loop_memory_does_not_grow_and_makes_no_cycles():
     assert last < first  # it did train
 
 
+@pytest.mark.parametrize("persistent", [False, True])
+def test_non_persistent_sweep_frees_intermediates_as_it_goes(persistent):
+    """A non-persistent tape drops each record once swept: an intermediate that only the tape
+    holds is gone before the VJPs of earlier records run (a persistent tape keeps it)."""
+    alive = []
+    probe = tflc.Primitive("probe", lambda v: v * 1.0,
+                           (lambda g, ans, v: alive.append(ref() is not None) or g,))
+    x = tflc.Variable(np.ones(3))
+    with tflc.GradientTape(persistent=persistent) as tape:
+        big = probe(x) * 2.0
+        ref = weakref.ref(big)
+        loss = tflc.sum(big)
+        del big
+    np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), [2.0, 2.0, 2.0])
+    assert alive == [persistent]
+
+
 def test_forward_tensors_are_freed_without_the_cycle_collector():
     was_enabled = gc.isenabled()
     gc.disable()
