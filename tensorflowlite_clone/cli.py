@@ -82,7 +82,8 @@ def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=F
 
     At the end of every epoch (and of the last iteration) the accuracies on up to 1000 fixed
     training examples and on the validation set are recorded; at the end of every epoch the
-    learning rate is multiplied by `lr_decay`. Returns the histories, as TwoLayerNet.train.
+    learning rate is multiplied by `lr_decay`. Returns the histories under TwoLayerNet.train's
+    keys. A loss that turns NaN or inf stops training with a CommandError.
     """
     rng = np.random.default_rng(seed)
     X, y = ds.X_train, ds.y_train
@@ -93,7 +94,12 @@ def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=F
     bar = tqdm(range(iters), desc="train", unit="it", disable=quiet, leave=False)
     for it in bar:
         batch = rng.integers(0, n, batch_size)
-        loss, grads = loss_and_grads(model, X[batch], y[batch], reg)
+        with np.errstate(all="ignore"):  # a diverging loss is reported below, in one line
+            loss, grads = loss_and_grads(model, X[batch], y[batch], reg)
+        if not math.isfinite(loss):
+            bar.close()
+            raise CommandError(f"training diverged at iteration {it}: the loss is {loss}; "
+                               "try a smaller --lr")
         optimizer.step(model.params, grads)
         stats["loss_history"].append(loss)
         end_of_epoch = (it + 1) % per_epoch == 0
@@ -258,13 +264,16 @@ def render_or_dot(graph, path):
         return dot_path
 
 
-def check_suffix(path, suffixes, what):
-    if Path(path).suffix.lower() not in suffixes:
+def check_output(path, suffixes, what):
+    """Fail before the work, not after it: a known suffix (if `suffixes`) and a folder that
+    exists or can be made."""
+    if suffixes and Path(path).suffix.lower() not in suffixes:
         raise CommandError(f"{what} {path!r}: use one of the suffixes {', '.join(suffixes)}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # OSError: one line from main
 
 
 def cmd_gradcheck(args):
-    check_suffix(args.output, viz.RENDER_FORMATS, "output file")
+    check_output(args.output, viz.RENDER_FORMATS, "output file")
     X, y, model = small_problem(args.model, args.seed, args.batch, args.hidden, args.data)
     result = compare_gradients(model, X, y, args.reg)
     print(f"{args.model} model, batch of {len(X)} ({X.shape[1]} features)")
@@ -278,7 +287,7 @@ def cmd_gradcheck(args):
 
 
 def cmd_graph(args):
-    check_suffix(args.output, viz.RENDER_FORMATS, "output file")
+    check_output(args.output, viz.RENDER_FORMATS, "output file")
     X, y, model = small_problem(args.model, args.seed, args.batch, args.hidden, args.data)
     graph = loss_graph(model, X, y, args.reg, show_values=args.show_values,
                        show_grads=args.show_grads, title=f"{args.model} loss")
@@ -304,7 +313,7 @@ def confusion_matrix(y_true, y_pred, num_classes):
 
 def cmd_predict(args):
     if args.plot:
-        check_suffix(args.plot, (".png",), "plot file")
+        check_output(args.plot, (".png",), "plot file")
     model = load_model(args.checkpoint)
     trained_on = model.metadata.get("data", {})
     spec = args.data or trained_on.get("spec")
@@ -338,6 +347,8 @@ def cmd_predict(args):
 
 # --- bench ------------------------------------------------------------------------------------
 def cmd_bench(args):
+    if args.json:
+        check_output(args.json, None, "JSON file")
     progress = None if args.quiet else (lambda cases: tqdm(cases, desc="bench", unit="case",
                                                            leave=False))
     report = harness.run(sizes=args.sizes, dtypes=args.dtypes, rounds=args.rounds,

@@ -76,7 +76,7 @@ def _make_dataset(name, splits, *, num_classes, image_shape, dtype, preprocessin
                 np.asarray(y, dtype=np.int64)) for k, (X, y) in splits.items()}
     X_train = flat["train"][0]
     if not len(X_train):
-        raise ValueError(f"{name}: the training split is empty")
+        raise DataError(f"{name}: the training split is empty")
     # Accumulate in float64 so a float32 mean over many images stays accurate.
     mean = X_train.mean(axis=0, dtype=np.float64).astype(dtype)
     out = {k: (X - mean, y) for k, (X, y) in flat.items()}  # new arrays: callers' data untouched
@@ -91,7 +91,7 @@ def _make_dataset(name, splits, *, num_classes, image_shape, dtype, preprocessin
 
 def _split_sizes(n, val_fraction, test_fraction):
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(f"need 0 <= val_fraction, test_fraction and val_fraction + test_fraction < 1, "
+        raise DataError(f"need 0 <= val_fraction, test_fraction and val_fraction + test_fraction < 1, "
                          f"got {val_fraction} and {test_fraction}")
     return int(round(n * val_fraction)), int(round(n * test_fraction))
 
@@ -114,7 +114,7 @@ def _carve_val(n, num_val, num_train=None):
     """cs231n's split: the last ``num_val`` training images become the validation set."""
     num_train = n - num_val if num_train is None else num_train
     if num_val < 0 or num_train < 0 or num_train + num_val > n:
-        raise ValueError(f"cannot take num_train={num_train} and num_val={num_val} from {n} training images")
+        raise DataError(f"cannot take num_train={num_train} and num_val={num_val} from {n} training images")
     return slice(0, num_train), slice(num_train, num_train + num_val)
 
 

@@ -65,6 +65,8 @@ def power(x, exponent):
     """`x ** exponent` for a scalar (Python or NumPy number) exponent."""
     if isinstance(exponent, Tensor) or not isinstance(exponent, Number):
         raise TypeError(f"power: the exponent must be a scalar number, got {type(exponent).__name__}")
+    if isinstance(exponent, np.number):
+        exponent = exponent.item()  # a Python number: NumPy types it weakly, so no upcast
     return _power(x, exponent)
 
 
@@ -72,8 +74,8 @@ def power(x, exponent):
 exp = Primitive("exp", np.exp, (lambda g, ans, x: g * ans,))
 log = Primitive("log", np.log, (lambda g, ans, x: g / x,))
 tanh = Primitive("tanh", np.tanh, (lambda g, ans, x: g * (1 - ans * ans),))
-# 0.5 (tanh(x/2) + 1) is the logistic function without exp overflow, in the input's dtype
-sigmoid = Primitive("sigmoid", lambda x: 0.5 * (np.tanh(0.5 * x) + 1),
+# 1 / (1 + exp(-x)) = exp(-log(1 + exp(-x))): logaddexp keeps it exact in both tails, in x's dtype
+sigmoid = Primitive("sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
                     (lambda g, ans, x: g * (ans * (1 - ans)),))
 # the derivative at 0 is taken as 0, as the seed's `(s1 > 0) * ds1` does
 relu = Primitive("relu", lambda x: np.maximum(x, 0), (lambda g, ans, x: g * (ans > 0),))
@@ -252,7 +254,7 @@ _getitem = Primitive("getitem", lambda x, index: x[index],
 def _index(part):
     if isinstance(part, Tensor):
         raise TypeError("getitem: index with integer NumPy arrays, not Tensors")
-    if isinstance(part, list):
+    if isinstance(part, (list, tuple)):  # inside an index, NumPy reads a sequence as an array
         return np.asarray(part)
     return part
 

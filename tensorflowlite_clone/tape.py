@@ -89,14 +89,15 @@ _NUMBERS = (float, int)  # not bool, whose type is not int
 
 
 def _entering(x):
-    """Inputs to differentiable math: Tensors and numbers stay (Python numbers stay weakly typed,
-    so float32 is not upcast); arrays keep their identity if float, else become float64."""
+    """Inputs to differentiable math: Tensors stay; scalars become Python numbers, which NumPy
+    types weakly, so no scalar upcasts float32 (a NumPy float64 scalar would); arrays keep
+    their identity if float, else become float64."""
+    if isinstance(x, np.number):
+        return x.item()
     if isinstance(x, (Tensor, float, int)) and not isinstance(x, bool):
         return x
     if isinstance(x, np.ndarray):
         return x if x.dtype.kind in "fc" else x.astype(np.float64)
-    if isinstance(x, np.number) and x.dtype.kind in "fc":
-        return x
     return as_array(x)
 
 

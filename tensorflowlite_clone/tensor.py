@@ -146,8 +146,9 @@ class Variable(Tensor):
         """Validate before touching the storage, so a bad update leaves the variable as it was."""
         value = as_array(value)
         if value.shape != self.shape:
-            raise ValueError(f"{method}: shape {value.shape} does not match variable "
-                             f"{self.name or ''} of shape {self.shape}".replace("  ", " "))
+            variable = f"variable {self.name!r}" if self.name else "the variable"
+            raise ValueError(f"{method}: shape {value.shape} does not match {variable}'s "
+                             f"shape {self.shape}")
         if not np.can_cast(value.dtype, self.dtype, "same_kind"):
             raise TypeError(f"{method}: cannot store {value.dtype} into a {self.dtype} variable")
         return value

@@ -289,3 +289,21 @@ def test_spiral_defaults_learn_the_spiral(capsys, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["hyperparameters"]["lr_decay"] == 1.0  # the spiral's own defaults
     assert metrics["train_accuracy"] >= 0.95 and metrics["test_accuracy"] >= 0.93, metrics
+
+
+def test_divergent_training_is_one_line_and_a_failure(capsys, tmp_path):
+    status, _, err = run(capsys, "train", "--lr", "1e4", "--optimizer", "sgd", "--iters", "50",
+                         "--quiet", "--out", tmp_path)
+    assert status == 2
+    assert err.startswith("tflc: error: training diverged at iteration") and "--lr" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_too_small_a_data_folder_is_one_line(capsys, tmp_path):
+    from test_data import write_mnist
+    write_mnist(tmp_path, n_train=100)  # fewer images than the default 5,000 validation ones
+    status, _, err = run(capsys, "train", "--data", f"mnist:{tmp_path}", "--quiet",
+                         "--out", tmp_path / "out")
+    assert status == 2
+    assert err.startswith("tflc: error: ") and "num_val=5000" in err
+    assert len(err.strip().splitlines()) == 1

@@ -1,6 +1,7 @@
 """Every op: forward against NumPy, gradient against central finite differences (float64),
 broadcasting / axis sweeps with hypothesis, max ties, float32 end to end, shape errors."""
 import itertools
+import math
 import re
 
 import numpy as np
@@ -104,12 +105,19 @@ def test_relu_at_zero_has_zero_gradient():
 
 def test_sigmoid_does_not_overflow_at_extremes():
     x = tflc.Variable(np.array([-800.0, 0.0, 800.0]))
-    with np.errstate(all="raise"):
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is exact
         with tflc.GradientTape() as tape:
             y = tflc.sigmoid(x)
         g = tape.gradient(y, x)
     np.testing.assert_allclose(y.numpy(), [0.0, 0.5, 1.0])
     np.testing.assert_allclose(g.numpy(), [0.0, 0.25, 0.0])
+
+
+def test_sigmoid_is_accurate_in_both_tails():
+    x = np.array([-40.0, -30.0, -20.0, 20.0, 30.0])
+    exact = np.array([1 / (1 + math.exp(-v)) for v in x])  # math.exp: no cancellation here
+    np.testing.assert_allclose(tflc.sigmoid(x).numpy(), exact, rtol=1e-14)
+    assert tflc.log(tflc.sigmoid(np.array(-40.0))).item() > -41
 
 
 POSITIVE_EXPONENTS = [2, 3, 0.5, -1, 0, 1, 1.5, -2.5, 2.0, np.float64(3.0), np.int64(2)]
@@ -801,3 +809,19 @@ SECOND_ORDER = _second_order_cases()
 def test_hessian_vector_product_through_each_op(name, check_hvp):
     f, arrays = SECOND_ORDER[name]
     check_hvp(f, *arrays)
+
+
+def test_a_tuple_inside_an_index_is_a_gather_and_repeats_accumulate():
+    x = np.arange(12.0).reshape(3, 4)
+    g = tflc.grad(lambda t: tflc.sum(t[:, (0, 0)]))(x)
+    expected = np.zeros((3, 4))
+    expected[:, 0] = 2.0
+    np.testing.assert_array_equal(g.numpy(), expected)
+
+
+def test_numpy_scalars_do_not_upcast_float32():
+    x = tflc.Variable(np.ones(3, np.float32))
+    with tflc.GradientTape() as tape:
+        y = tflc.sum(x * np.float64(2.0) + np.float64(1.0)) ** np.float64(2.0)
+    assert y.dtype == np.float32
+    assert tape.gradient(y, x).dtype == np.float32
