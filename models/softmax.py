@@ -14,7 +14,7 @@ the scalar "loss".
 import numpy as np
 
 import tensorflowlite_clone as tflc
-from tensorflowlite_clone.checkpoint import (CheckpointError, check_shapes, load_checkpoint,
+from tensorflowlite_clone.checkpoint import (check_shapes, checked_sizes, load_checkpoint,
                                              save_checkpoint)
 
 
@@ -180,7 +180,7 @@ class Softmax:
         sizes (CheckpointError if corrupt or mismatched). It gets two more attributes: `metadata`
         (the dict given to `save`) and `mean_image` (array or None)."""
         arrays, header = load_checkpoint(path, kind=cls.KIND)
-        D, C = checkpoint_sizes(path, header, ("input_size", "num_classes"))
+        D, C = checked_sizes(path, header, ("input_size", "num_classes"))
         expected = {"W": (D, C)}
         if "mean_image" in arrays:
             expected["mean_image"] = (D,)
@@ -199,13 +199,3 @@ class Softmax:
         """The seed's gradients by name: "W" and "scores" (= ds / N)."""
         _, dW, ds = _softmax_seed(params["W"], X, y, reg)
         return {"W": dW, "scores": ds / X.shape[0]}
-
-
-def checkpoint_sizes(path, header, names):
-    """The positive integer sizes `names` from a checkpoint header, or CheckpointError."""
-    sizes = header.get("sizes")
-    values = [sizes.get(name) if isinstance(sizes, dict) else None for name in names]
-    if not all(isinstance(v, int) and v > 0 for v in values):
-        raise CheckpointError(f"{path}: metadata sizes {sizes!r} should give positive integers "
-                              f"{', '.join(names)}")
-    return values

@@ -17,10 +17,11 @@ Named tensors, in forward order (`forward_tensors`, `compare_gradients`, the gra
 import numpy as np
 
 import tensorflowlite_clone as tflc
-from tensorflowlite_clone.checkpoint import check_shapes, load_checkpoint, save_checkpoint
+from tensorflowlite_clone.checkpoint import (check_shapes, checked_sizes, load_checkpoint,
+                                             save_checkpoint)
 from tensorflowlite_clone.optim import SGD
 
-from .softmax import checkpoint_sizes, cross_entropy, named, softmax
+from .softmax import cross_entropy, named, softmax
 
 
 class TwoLayerNet:
@@ -36,6 +37,13 @@ class TwoLayerNet:
         self.params["b1"] = np.zeros(hidden_size)
         self.params["W2"] = std * np.random.randn(hidden_size, output_size)
         self.params["b2"] = np.zeros(output_size)
+
+    @classmethod
+    def from_params(cls, params):
+        """A net holding the given W1, b1, W2, b2 arrays (no random initialisation)."""
+        net = cls.__new__(cls)
+        net.params = dict(params)
+        return net
 
     # --- the autodiff path -----------------------------------------------------------------------
     def forward_tensors(self, X, y=None, reg=0.0, nudge=None):
@@ -137,13 +145,12 @@ class TwoLayerNet:
         sizes (CheckpointError if corrupt or mismatched). The net gets two more attributes:
         `metadata` (the dict given to `save`) and `mean_image` (array or None)."""
         arrays, header = load_checkpoint(path, kind=cls.KIND)
-        D, H, C = checkpoint_sizes(path, header, ("input_size", "hidden_size", "output_size"))
+        D, H, C = checked_sizes(path, header, ("input_size", "hidden_size", "output_size"))
         expected = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
         if "mean_image" in arrays:
             expected["mean_image"] = (D,)
         check_shapes(path, arrays, expected)
-        net = cls.__new__(cls)
-        net.params = {name: arrays[name] for name in cls.PARAMS}
+        net = cls.from_params({name: arrays[name] for name in cls.PARAMS})
         net.metadata, net.mean_image = header.get("metadata", {}), arrays.get("mean_image")
         return net
 

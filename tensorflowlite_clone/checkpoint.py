@@ -89,3 +89,13 @@ def check_shapes(path, arrays, expected):
                                   f"expected {tuple(shape)}")
         if arrays[name].dtype.kind != "f":
             raise CheckpointError(f"{path}: {name} has dtype {arrays[name].dtype}, expected float")
+
+
+def checked_sizes(path, header, names):
+    """The positive integer sizes `names` from a checkpoint header, or CheckpointError."""
+    sizes = header.get("sizes")
+    values = [sizes.get(name) if isinstance(sizes, dict) else None for name in names]
+    if not all(type(v) is int and v > 0 for v in values):
+        raise CheckpointError(f"{path}: metadata sizes {sizes!r} should give positive integers "
+                              f"{', '.join(names)}")
+    return values

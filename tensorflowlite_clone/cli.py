@@ -222,9 +222,7 @@ def small_problem(kind, seed, batch=5, hidden=8, spec=None):
 def float64_copy(model):
     if isinstance(model, Softmax):
         return Softmax(model.W.astype(np.float64))
-    copy = TwoLayerNet.__new__(TwoLayerNet)
-    copy.params = {k: v.astype(np.float64) for k, v in model.params.items()}
-    return copy
+    return TwoLayerNet.from_params({k: v.astype(np.float64) for k, v in model.params.items()})
 
 
 def gradcheck_summary(model, ds, reg, seed):
