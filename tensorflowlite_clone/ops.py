@@ -40,15 +40,15 @@ def _tensor_or_array(op, numpy_function):
 # --- elementwise arithmetic with broadcasting --------------------------------------------------
 add = Primitive("add", np.add, (
     lambda g, ans, x, y: unbroadcast(g, x.shape),
-    lambda g, ans, x, y: unbroadcast(g, y.shape)), BROADCAST_ERROR)
+    lambda g, ans, x, y: unbroadcast(g, y.shape)), BROADCAST_ERROR, needs_output=False)
 
 subtract = Primitive("subtract", np.subtract, (
     lambda g, ans, x, y: unbroadcast(g, x.shape),
-    lambda g, ans, x, y: -unbroadcast(g, y.shape)), BROADCAST_ERROR)
+    lambda g, ans, x, y: -unbroadcast(g, y.shape)), BROADCAST_ERROR, needs_output=False)
 
 multiply = Primitive("multiply", np.multiply, (
     lambda g, ans, x, y: unbroadcast(g * y, x.shape),
-    lambda g, ans, x, y: unbroadcast(g * x, y.shape)), BROADCAST_ERROR)
+    lambda g, ans, x, y: unbroadcast(g * x, y.shape)), BROADCAST_ERROR, needs_output=False)
 
 divide = Primitive("divide", np.divide, (
     lambda g, ans, x, y: unbroadcast(g / y, x.shape),
@@ -131,7 +131,8 @@ def _matmul_grad_b(g, ans, a, b):
     return unbroadcast(a2.mT @ g2, b2.shape).reshape(b.shape)
 
 
-matmul = Primitive("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b), "cannot multiply {} by {}")
+matmul = Primitive("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b), "cannot multiply {} by {}",
+                   needs_output=False)
 
 
 # --- reductions ----------------------------------------------------------------------------------
@@ -169,7 +170,8 @@ def broadcast_to(x, shape):
 
 
 _sum = Primitive("sum", lambda x, axis, keepdims: np.add.reduce(x, axis, keepdims=keepdims), (
-    lambda g, ans, x, axis, keepdims: _broadcast_back(_kept(g, x, axis, keepdims), x.shape),))
+    lambda g, ans, x, axis, keepdims: _broadcast_back(_kept(g, x, axis, keepdims), x.shape),),
+    needs_output=False)
 
 
 def _mean_forward(x, axis, keepdims):

@@ -41,11 +41,14 @@ class Primitive:
     arrays in place.
     """
 
-    __slots__ = ("name", "forward", "vjps", "shape_error", "arity")
+    __slots__ = ("name", "forward", "vjps", "shape_error", "arity", "needs_output")
 
-    def __init__(self, name, forward, vjps, shape_error=None):
+    def __init__(self, name, forward, vjps, shape_error=None, needs_output=True):
         self.name, self.forward, self.vjps, self.shape_error = name, forward, vjps, shape_error
         self.arity = len(vjps)
+        # False when no VJP reads `ans`: a sweep that releases the tape then frees the output
+        # before the VJPs run (x * x on a weight matrix: one matrix less at the peak)
+        self.needs_output = needs_output
 
     def __call__(self, *args):
         inputs, params = args[:self.arity], args[self.arity:]
@@ -268,7 +271,10 @@ def _backward(records, target, seed, sources, release=False):
         if on_tensors:
             args = (g, record.output, *record.inputs, *record.params)
         else:
-            args = (g, record.output._value, *record.values, *record.params)
+            ans = record.output._value
+            if release and not record.op.needs_output:
+                ans = record.output = None  # this record is being discarded: let its output go
+            args = (g, ans, *record.values, *record.params)
         for x, value, vjp in zip(record.inputs, record.values, record.op.vjps):
             if vjp is None or id(x) not in depends:
                 continue

@@ -712,3 +712,33 @@ def test_power_zero_has_zero_gradient_even_at_zero():
     with tflc.GradientTape() as tape:
         y = x ** 0
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0.0, 0.0])
+
+
+def test_a_released_sweep_frees_an_output_before_vjps_that_do_not_read_it():
+    seen = {}
+
+    def vjp(g, ans, x):
+        seen["ans"], seen["alive"] = ans, seen["output"]() is not None
+        return g * 2.0
+
+    double = tflc.Primitive("double", lambda x: x * 2.0, (vjp,), needs_output=False)
+    x = tflc.Variable(np.ones(3))
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with tflc.GradientTape() as tape:
+            y = double(x)
+            loss = tflc.sum(y)
+        seen["output"] = weakref.ref(y)
+        del y
+        g = tape.gradient(loss, x)
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert seen["ans"] is None and not seen["alive"]
+    np.testing.assert_array_equal(g.numpy(), [2.0, 2.0, 2.0])
+    # a persistent tape keeps its records whole, so the VJP still gets the output
+    with tflc.GradientTape(persistent=True) as tape:
+        y = double(x)
+    tape.gradient(y, x)
+    np.testing.assert_array_equal(seen["ans"], [2.0, 2.0, 2.0])
