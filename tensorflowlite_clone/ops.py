@@ -2,6 +2,7 @@
 
 A VJP has the signature `vjp(g, ans, *inputs, *params)`: `g` is the gradient of the target
 with respect to the op's output `ans`, and it returns the gradient with respect to one input.
+Ops whose VJPs never read `ans` say `needs_output=False`, so a one-shot sweep can free it early.
 VJPs use only operators and ndarray-style methods (`.sum`, `.reshape`, `.mT`, ...), which
 Tensors share, so the same line serves the plain sweep on arrays and the recorded sweep on
 Tensors that gives higher-order derivatives.
@@ -55,10 +56,10 @@ divide = Primitive("divide", np.divide, (
     # -g x / y^2 = -g ans / y, summed over the broadcast axes before dividing (fewer elements)
     lambda g, ans, x, y: -unbroadcast(g * ans, y.shape) / y), BROADCAST_ERROR)
 
-negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,))
+negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,), needs_output=False)
 
 _power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0 * 0 ** -1 = NaN
-    lambda g, ans, x, p: g * (p * x ** (p - 1)) if p != 0 else g * 0,))
+    lambda g, ans, x, p: g * (p * x ** (p - 1)) if p != 0 else g * 0,), needs_output=False)
 
 
 def power(x, exponent):
@@ -72,7 +73,7 @@ def power(x, exponent):
 
 # --- elementwise functions -----------------------------------------------------------------------
 exp = Primitive("exp", np.exp, (lambda g, ans, x: g * ans,))
-log = Primitive("log", np.log, (lambda g, ans, x: g / x,))
+log = Primitive("log", np.log, (lambda g, ans, x: g / x,), needs_output=False)
 tanh = Primitive("tanh", np.tanh, (lambda g, ans, x: g * (1 - ans * ans),))
 # 1 / (1 + exp(-x)) = exp(-log(1 + exp(-x))): logaddexp keeps it exact in both tails, in x's dtype
 sigmoid = Primitive("sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
@@ -89,7 +90,8 @@ def _tie_share(x, y, dtype):
 
 maximum = Primitive("maximum", np.maximum, (
     lambda g, ans, x, y: unbroadcast(g * _tie_share(x, y, g.dtype), x.shape),
-    lambda g, ans, x, y: unbroadcast(g * _tie_share(y, x, g.dtype), y.shape)), BROADCAST_ERROR)
+    lambda g, ans, x, y: unbroadcast(g * _tie_share(y, x, g.dtype), y.shape)), BROADCAST_ERROR,
+    needs_output=False)
 
 
 def _mask(condition):
@@ -99,7 +101,8 @@ def _mask(condition):
 _where = Primitive("where", np.where, (
     None,  # the condition is not differentiable
     lambda g, ans, c, x, y: unbroadcast(g * _mask(c), x.shape),
-    lambda g, ans, c, x, y: unbroadcast(g * ~_mask(c), y.shape)), "cannot broadcast condition {} with {} and {}")
+    lambda g, ans, c, x, y: unbroadcast(g * ~_mask(c), y.shape)),
+    "cannot broadcast condition {} with {} and {}", needs_output=False)
 
 
 def where(condition, x, y):
@@ -161,7 +164,7 @@ def _broadcast_array(g, shape):
 
 
 _broadcast_to = Primitive("broadcast_to", np.broadcast_to,
-                          (lambda g, ans, x, shape: unbroadcast(g, x.shape),))
+                          (lambda g, ans, x, shape: unbroadcast(g, x.shape),), needs_output=False)
 _broadcast_back = _tensor_or_array(_broadcast_to, _broadcast_array)
 
 
@@ -211,7 +214,8 @@ def max(x, axis=None, keepdims=False):
 
 
 # --- shape and indexing --------------------------------------------------------------------------
-_reshape = Primitive("reshape", np.reshape, (lambda g, ans, x, shape: g.reshape(x.shape),))
+_reshape = Primitive("reshape", np.reshape, (lambda g, ans, x, shape: g.reshape(x.shape),),
+                     needs_output=False)
 
 
 def reshape(x, shape):
@@ -224,7 +228,7 @@ def _transpose_grad(g, ans, x, axes):
     return g.transpose(tuple(int(a) for a in np.argsort([a % x.ndim for a in axes])))
 
 
-_transpose = Primitive("transpose", np.transpose, (_transpose_grad,))
+_transpose = Primitive("transpose", np.transpose, (_transpose_grad,), needs_output=False)
 
 
 def transpose(x, axes=None):
@@ -246,11 +250,12 @@ def _has_array(index):
 
 
 _scatter_add = Primitive("scatter_add", _scatter_add_forward,
-                         (lambda g, ans, x, index, shape: g[index],))
+                         (lambda g, ans, x, index, shape: g[index],), needs_output=False)
 _scatter_back = _tensor_or_array(_scatter_add, _scatter_add_forward)
 
 _getitem = Primitive("getitem", lambda x, index: x[index],
-                     (lambda g, ans, x, index: _scatter_back(g, index, x.shape),))
+                     (lambda g, ans, x, index: _scatter_back(g, index, x.shape),),
+                     needs_output=False)
 
 
 def _index(part):
@@ -269,7 +274,7 @@ def getitem(x, index):
 
 # --- dtype and gradient control ------------------------------------------------------------------
 _cast = Primitive("cast", lambda x, dtype: np.asarray(x, dtype),
-                  (lambda g, ans, x, dtype: g.astype(x.dtype),))
+                  (lambda g, ans, x, dtype: g.astype(x.dtype),), needs_output=False)
 
 
 def cast(x, dtype):
