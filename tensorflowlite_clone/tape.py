@@ -177,7 +177,8 @@ class GradientTape:
 
     @property
     def records(self):
-        """The recorded ops in execution order (read them; do not change them)."""
+        """The recorded ops in execution order (read them; do not change them). A one-shot
+        tape's `gradient` call takes its records apart as it sweeps them: read them before."""
         return tuple(self._records)
 
     def reset(self):
