@@ -110,12 +110,15 @@ def _stratified_split(y, n_val, n_test, seed):
     return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
 
 
-def _carve_val(n, num_val, num_train=None):
-    """cs231n's split: the last ``num_val`` training images become the validation set."""
+def _carve_val(Xtr, ytr, Xte, yte, num_val, num_train=None, num_test=None):
+    """cs231n's split: the ``num_val`` training images after the first ``num_train`` (default:
+    the last ``num_val``) become the validation set; ``num_test`` keeps the first test images."""
+    n = len(Xtr)
     num_train = n - num_val if num_train is None else num_train
     if num_val < 0 or num_train < 0 or num_train + num_val > n:
         raise DataError(f"cannot take num_train={num_train} and num_val={num_val} from {n} training images")
-    return slice(0, num_train), slice(num_train, num_train + num_val)
+    tr, va, te = slice(0, num_train), slice(num_train, num_train + num_val), slice(None, num_test)
+    return {"train": (Xtr[tr], ytr[tr]), "val": (Xtr[va], ytr[va]), "test": (Xte[te], yte[te])}
 
 
 # ----------------------------------------------------------------------------- digits, spiral
@@ -270,12 +273,8 @@ def load_cifar10_dataset(root, num_val=1000, num_train=None, num_test=None, dtyp
     (default: all but the last ``num_val``); ``num_test`` optionally keeps the first test images.
     """
     dtype = _float_dtype(dtype)
-    Xtr, ytr, Xte, yte = load_cifar10(root, dtype)
-    tr, va = _carve_val(len(Xtr), num_val, num_train)
-    te = slice(None, num_test)
-    return _make_dataset("cifar10", {"train": (Xtr[tr], ytr[tr]), "val": (Xtr[va], ytr[va]),
-                                     "test": (Xte[te], yte[te])},
-                         num_classes=10, image_shape=(32, 32, 3), dtype=dtype,
+    splits = _carve_val(*load_cifar10(root, dtype), num_val, num_train, num_test)
+    return _make_dataset("cifar10", splits, num_classes=10, image_shape=(32, 32, 3), dtype=dtype,
                          preprocessing={"scale": 1.0, "split": "val from end of train",
                                         "source": os.fspath(root)})
 
@@ -350,12 +349,9 @@ def load_mnist(root, dtype=np.float64):
 def load_mnist_dataset(root, num_val=5000, num_train=None, num_test=None, dtype=np.float64):
     """MNIST as a ``Dataset``: rows flattened to (n, 784), validation carved from the end of train."""
     dtype = _float_dtype(dtype)
-    Xtr, ytr, Xte, yte = load_mnist(root, dtype)
-    tr, va = _carve_val(len(Xtr), num_val, num_train)
-    te = slice(None, num_test)
-    return _make_dataset("mnist", {"train": (Xtr[tr], ytr[tr]), "val": (Xtr[va], ytr[va]),
-                                   "test": (Xte[te], yte[te])},
-                         num_classes=10, image_shape=Xtr.shape[1:], dtype=dtype,
+    splits = _carve_val(*load_mnist(root, dtype), num_val, num_train, num_test)
+    return _make_dataset("mnist", splits, num_classes=10, image_shape=splits["train"][0].shape[1:],
+                         dtype=dtype,
                          preprocessing={"scale": 1 / 255, "split": "val from end of train",
                                         "source": os.fspath(root)})
 
