@@ -156,9 +156,12 @@ class GradientTape:
             if x.dtype.kind not in "fc":
                 raise TypeError(f"watch: cannot watch a tensor of dtype {x.dtype}; "
                                 "only floating-point values have gradients")
-            self._watched[id(x)] = x
-            if isinstance(x, Variable):
-                self._variables.setdefault(id(x), x)
+            self._remember(x)
+
+    def _remember(self, x):
+        self._watched[id(x)] = x
+        if isinstance(x, Variable):
+            self._variables.setdefault(id(x), x)
 
     def _watches_any(self, inputs):
         """Whether the tape records an op on `inputs`; watches trainable Variables on first use."""
@@ -167,8 +170,7 @@ class GradientTape:
             if id(x) in watched:
                 found = True
             elif isinstance(x, Variable) and x.trainable and self.watch_accessed_variables:
-                watched[id(x)] = x  # what `watch` does; a Variable always holds floats
-                self._variables.setdefault(id(x), x)
+                self._remember(x)  # `watch` without its checks: a Variable holds floats
                 found = True
         return found
 
