@@ -117,7 +117,8 @@ class GradientTape:
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
         self._records = []
-        self._watched = {}   # id -> tensor (kept alive so ids stay unique)
+        self._watched = {}   # id -> tensor (kept alive so ids stay unique): leaves and outputs
+        self._leaves = set()  # ids of the tensors watched directly (not computed on the tape)
         self._variables = {}  # id -> Variable, in the order they were first watched
         self._used = False
 
@@ -160,6 +161,7 @@ class GradientTape:
 
     def _remember(self, x):
         self._watched[id(x)] = x
+        self._leaves.add(id(x))
         if isinstance(x, Variable):
             self._variables.setdefault(id(x), x)
 
@@ -187,6 +189,7 @@ class GradientTape:
         """Forget everything recorded and watched, as if the tape were new."""
         self._records.clear()
         self._watched.clear()
+        self._leaves.clear()
         self._variables.clear()
         self._used = False
 
@@ -212,11 +215,14 @@ class GradientTape:
             raise TypeError(f"gradient: target must be a Tensor, got {type(target).__name__}")
         seed = _seed(target, output_gradients, on_tensors=bool(_recording))
         # as in TensorFlow, a source the tape never watched (nor computed) is unconnected
-        watched = [s for s in flat_sources if id(s) in self._watched]
         records = self._records
+        connected = [s for s in flat_sources if id(s) in self._watched]
+        # when every leaf is a source, every tensor the tape watches depends on a source
+        depends = set(self._watched) if self._leaves <= {id(s) for s in connected} else None
         if not self.persistent:  # release now: the sweep then frees each record once it is used
-            self._used, self._records, self._watched = True, [], {}
-        grads = _backward(records, target, seed, watched, release=not self.persistent)
+            self._used, self._records, self._watched, self._leaves = True, [], {}, set()
+        grads = _backward(records, target, seed, connected, release=not self.persistent,
+                          depends=depends)
         results, handed_out = [], {id(seed)}  # the seed may be the caller's own array
         for s in flat_sources:
             g = grads.get(id(s))
@@ -241,28 +247,32 @@ def _seed(target, output_gradients, on_tensors):
     return seed if on_tensors else seed._value
 
 
-def _backward(records, target, seed, sources, release=False):
+def _backward(records, target, seed, sources, release=False, depends=None):
     """Sweep `records` in reverse, accumulating d(target)/d(tensor) in a dict keyed by identity.
 
-    Only records downstream of a source matter; each record's output gradient is popped when
-    consumed (freeing it early) unless that tensor is itself a source. With `release` (the
+    Only records downstream of a source matter (`depends`: the ids of the tensors that depend on
+    a source, found here unless the caller knows them); each record's output gradient is popped
+    when consumed (freeing it early) unless that tensor is itself a source. With `release` (the
     tape's records are no longer wanted) `records` is emptied and each record dropped once
     swept, so intermediates that only the tape held are freed during the sweep, not after it.
     With an outer tape recording, the VJPs run on Tensors and get recorded there (higher-order
     derivatives).
     """
     keep = {id(s) for s in sources}
-    depends = set(keep)  # ids of tensors that depend on a source
-    relevant = []
-    for record in records:
-        if not depends.isdisjoint(map(id, record.inputs)):
-            depends.add(id(record.output))
-            relevant.append(record)
+    if depends is None:
+        depends = set(keep)
+        relevant = []
+        for record in records:
+            if not depends.isdisjoint(map(id, record.inputs)):
+                depends.add(id(record.output))
+                relevant.append(record)
+    else:
+        relevant = list(records)
     if release:
         records.clear()
     if id(target) not in depends:
         return {}
-    on_tensors = bool(_recording)
+    on_tensors, anomaly = bool(_recording), _anomaly[0]
     grads = {id(target): seed}
     owned = set()  # keys whose gradient array only this sweep holds: safe to add into
     while relevant:
@@ -284,25 +294,24 @@ def _backward(records, target, seed, sources, release=False):
             gx = vjp(*args)
             if gx.dtype != value.dtype:  # e.g. a float32 weight meeting float64 data
                 gx = gx.astype(value.dtype)
-            if _anomaly[0]:
+            if anomaly:
                 _check_finite(gx, f"{record.op.name} produced {{}} in its backward pass", record.where)
-            # Sum contributions in place where that is safe: into arrays that no one else holds
-            # (fresh VJP results, earlier sums), never into `g`, views or the caller's arrays.
             key = id(x)
             old = grads.get(key)
-            fresh = type(gx) is np.ndarray and gx.base is None and gx is not g
             if old is None:
                 grads[key] = gx
-            elif key in owned:
+                continue
+            # Sum contributions in place where that is safe: into arrays no one else holds (a
+            # fresh VJP result, an earlier sum), never into `g`, views or the caller's arrays.
+            if key in owned:
                 np.add(old, gx, out=old)
                 continue
-            elif fresh:
+            if type(gx) is np.ndarray and gx.base is None and gx is not g:
                 np.add(gx, old, out=gx)
             else:
-                grads[key] = gx = old + gx
-                fresh = type(gx) is np.ndarray  # not a Tensor, nor a NumPy scalar (0-d)
-            if fresh:
-                grads[key] = gx
+                gx = old + gx
+            grads[key] = gx
+            if type(gx) is np.ndarray:  # not a Tensor, nor a NumPy scalar (a 0-d sum)
                 owned.add(key)
     return grads
 

@@ -219,6 +219,31 @@ def test_bench_reports_page_faults_per_step(tmp_path):
     assert "faults" in harness.format_table(report)
 
 
+def test_settle_allocator_stops_page_faults_on_mid_sized_arrays():
+    """In a fresh process (no earlier test has moved glibc's thresholds), a step's worth of
+    digits-sized arrays (200 KiB, above the default 128 KiB mmap threshold) allocated and freed
+    in a loop pays page faults on every round until `settle_allocator` has run, and not after."""
+    script = (
+        "import numpy as np\n"
+        "from benchmarks.harness import minor_faults, settle_allocator\n"
+        "def faults():\n"
+        "    before = minor_faults()\n"
+        "    for _ in range(100):\n"
+        "        arrays = [np.ones(200 * 1024 // 8) for _ in range(6)]\n"
+        "        del arrays\n"
+        "    return minor_faults() - before\n"
+        "unsettled = faults()\n"
+        "settle_allocator()\n"
+        "faults()\n"  # the first allocation after settling may still fault
+        "print(unsettled, faults())\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1], check=True)
+    unsettled, settled = map(int, result.stdout.split())
+    if unsettled < 100:
+        pytest.skip(f"this allocator does not fault here ({unsettled} faults): nothing to settle")
+    assert settled < 10, (unsettled, settled)
+
+
 # --- errors: one line on stderr, exit status 2, no traceback -----------------------------------------
 @pytest.mark.parametrize("argv, message", [
     ([], "required: COMMAND"),

@@ -197,9 +197,10 @@ def test_binary_with_constant_operand(name, shapes, constant, tensor_side, form,
         shape_y = ()
     function, operator, reference = BINARY[name]
     op = function if form == "function" else operator
+    if tensor_side == "right":  # the constant (shape_y) goes on the left
+        shape_x, shape_y = shape_y, shape_x
+    # drawn in place, so a divisor stays away from 0 on either side
     x, y = _binary_inputs(name, np.random.default_rng(seed), shape_x, shape_y)
-    if tensor_side == "right":
-        x, y = y, x  # the constant is now x (left)
     c = x if tensor_side == "right" else y
     c = {"python": lambda v: float(v), "array": lambda v: v, "0-d array": np.asarray,
          "numpy scalar": np.float64}[constant](c)
