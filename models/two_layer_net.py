@@ -82,7 +82,9 @@ class TwoLayerNet:
             return self.forward_tensors(X)[1]["scores"].numpy()
         with tflc.GradientTape() as tape:
             loss, tensors = self.forward_tensors(X, y, reg)
-        grads = tape.gradient(loss, [tensors[k] for k in self.PARAMS])
+        params = [tensors[k] for k in self.PARAMS]
+        del tensors  # the intermediates: the sweep frees each once no VJP will read it
+        grads = tape.gradient(loss, params)
         return float(loss), {k: g.numpy() for k, g in zip(self.PARAMS, grads)}
 
     @staticmethod

@@ -2,18 +2,20 @@
 
 A VJP has the signature `vjp(g, ans, *inputs, *params)`: `g` is the gradient of the target
 with respect to the op's output `ans`, and it returns the gradient with respect to one input.
-Ops whose VJPs never read `ans` say `needs_output=False`, so a one-shot sweep can free it early.
+Ops whose VJPs never read `ans` say `needs_output=False`, and those that read only the shapes
+and dtypes of their inputs `needs_inputs=False`, so a one-shot sweep can free those arrays early.
 VJPs use only operators and ndarray-style methods (`.sum`, `.reshape`, `.mT`, ...), which
 Tensors share, so the same line serves the plain sweep on arrays and the recorded sweep on
 Tensors that gives higher-order derivatives.
 """
 import builtins
+import functools
 import math
 from numbers import Number
 
 import numpy as np
 
-from .tape import Primitive
+from .tape import SMALL, Primitive
 from .tensor import Tensor, as_array
 
 BROADCAST_ERROR = "cannot broadcast {} with {}"
@@ -21,16 +23,20 @@ BROADCAST_ERROR = "cannot broadcast {} with {}"
 
 def unbroadcast(g, shape):
     """Sum `g` over the axes NumPy broadcasting added or stretched, back to an input's `shape`."""
-    g_shape = g.shape
-    if g_shape == shape:
+    if g.shape == shape:
         return g
-    lead = len(g_shape) - len(shape)
-    axes = tuple(range(lead))
-    if 1 in shape:  # size-1 axes that broadcasting stretched
-        axes += tuple(lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
+    axes = _broadcast_axes(g.shape, shape)
     # ufunc.reduce directly: ndarray.sum adds microseconds of dispatch on small arrays
     total = sum(g, axes) if isinstance(g, Tensor) else np.add.reduce(g, axes)
     return total if total.shape == shape else total.reshape(shape)
+
+
+@functools.lru_cache(maxsize=1024)  # a training loop meets the same few shape pairs every step
+def _broadcast_axes(g_shape, shape):
+    """The axes broadcasting `shape` to `g_shape` added (leading) or stretched (size 1)."""
+    lead = len(g_shape) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and g_shape[lead + i] != 1)
 
 
 def _tensor_or_array(op, numpy_function):
@@ -41,11 +47,13 @@ def _tensor_or_array(op, numpy_function):
 # --- elementwise arithmetic with broadcasting --------------------------------------------------
 add = Primitive("add", np.add, (
     lambda g, ans, x, y: unbroadcast(g, x.shape),
-    lambda g, ans, x, y: unbroadcast(g, y.shape)), BROADCAST_ERROR, needs_output=False)
+    lambda g, ans, x, y: unbroadcast(g, y.shape)), BROADCAST_ERROR, needs_output=False,
+    needs_inputs=False)
 
 subtract = Primitive("subtract", np.subtract, (
     lambda g, ans, x, y: unbroadcast(g, x.shape),
-    lambda g, ans, x, y: -unbroadcast(g, y.shape)), BROADCAST_ERROR, needs_output=False)
+    lambda g, ans, x, y: -unbroadcast(g, y.shape)), BROADCAST_ERROR, needs_output=False,
+    needs_inputs=False)
 
 multiply = Primitive("multiply", np.multiply, (
     lambda g, ans, x, y: unbroadcast(g * y, x.shape),
@@ -56,7 +64,8 @@ divide = Primitive("divide", np.divide, (
     # -g x / y^2 = -g ans / y, summed over the broadcast axes before dividing (fewer elements)
     lambda g, ans, x, y: -unbroadcast(g * ans, y.shape) / y), BROADCAST_ERROR)
 
-negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,), needs_output=False)
+negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,), needs_output=False,
+                     needs_inputs=False)
 
 _power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0 * 0 ** -1 = NaN
     lambda g, ans, x, p: g * (p * x ** (p - 1)) if p != 0 else g * 0,), needs_output=False)
@@ -72,14 +81,16 @@ def power(x, exponent):
 
 
 # --- elementwise functions -----------------------------------------------------------------------
-exp = Primitive("exp", np.exp, (lambda g, ans, x: g * ans,))
+exp = Primitive("exp", np.exp, (lambda g, ans, x: g * ans,), needs_inputs=False)
 log = Primitive("log", np.log, (lambda g, ans, x: g / x,), needs_output=False)
-tanh = Primitive("tanh", np.tanh, (lambda g, ans, x: g * (1 - ans * ans),))
+tanh = Primitive("tanh", np.tanh, (lambda g, ans, x: g * (1 - ans * ans),), needs_inputs=False)
 # 1 / (1 + exp(-x)) = exp(-log(1 + exp(-x))): logaddexp keeps it exact in both tails, in x's dtype
 sigmoid = Primitive("sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
-                    (lambda g, ans, x: g * (ans * (1 - ans)),))
-# the derivative at 0 is taken as 0, as the seed's `(s1 > 0) * ds1` does
-relu = Primitive("relu", lambda x: np.maximum(x, 0), (lambda g, ans, x: g * (ans > 0),))
+                    (lambda g, ans, x: g * (ans * (1 - ans)),), needs_inputs=False)
+# the derivative at 0 is taken as 0, as the seed's `(s1 > 0) * ds1` does (ans > 0 exactly where
+# x > 0, and reading ans lets the sweep free x)
+relu = Primitive("relu", lambda x: np.maximum(x, 0), (lambda g, ans, x: g * (ans > 0),),
+                 needs_inputs=False)
 
 
 def _tie_share(x, y, dtype):
@@ -156,7 +167,7 @@ def _axis(axis):
 def _broadcast_array(g, shape):
     """np.broadcast_to for the plain sweep: a read-only view when big (saves a pass over
     memory), a filled array when small (building a view costs more than filling it)."""
-    if math.prod(shape) > 4096:
+    if math.prod(shape) > SMALL:
         return np.broadcast_to(g, shape)
     out = np.empty(shape, g.dtype)
     out[...] = g
@@ -164,7 +175,8 @@ def _broadcast_array(g, shape):
 
 
 _broadcast_to = Primitive("broadcast_to", np.broadcast_to,
-                          (lambda g, ans, x, shape: unbroadcast(g, x.shape),), needs_output=False)
+                          (lambda g, ans, x, shape: unbroadcast(g, x.shape),), needs_output=False,
+                          needs_inputs=False)
 _broadcast_back = _tensor_or_array(_broadcast_to, _broadcast_array)
 
 
@@ -174,7 +186,7 @@ def broadcast_to(x, shape):
 
 _sum = Primitive("sum", lambda x, axis, keepdims: np.add.reduce(x, axis, keepdims=keepdims), (
     lambda g, ans, x, axis, keepdims: _broadcast_back(_kept(g, x, axis, keepdims), x.shape),),
-    needs_output=False)
+    needs_output=False, needs_inputs=False)
 
 
 def _mean_forward(x, axis, keepdims):
@@ -187,7 +199,7 @@ def _mean_grad(g, ans, x, axis, keepdims):
     return _broadcast_back(_kept(g, x, axis, keepdims) / count, x.shape)
 
 
-_mean = Primitive("mean", _mean_forward, (_mean_grad,))
+_mean = Primitive("mean", _mean_forward, (_mean_grad,), needs_inputs=False)
 
 
 def _max_grad(g, ans, x, axis, keepdims):
@@ -215,7 +227,7 @@ def max(x, axis=None, keepdims=False):
 
 # --- shape and indexing --------------------------------------------------------------------------
 _reshape = Primitive("reshape", np.reshape, (lambda g, ans, x, shape: g.reshape(x.shape),),
-                     needs_output=False)
+                     needs_output=False, needs_inputs=False)
 
 
 def reshape(x, shape):
@@ -228,7 +240,8 @@ def _transpose_grad(g, ans, x, axes):
     return g.transpose(tuple(int(a) for a in np.argsort([a % x.ndim for a in axes])))
 
 
-_transpose = Primitive("transpose", np.transpose, (_transpose_grad,), needs_output=False)
+_transpose = Primitive("transpose", np.transpose, (_transpose_grad,), needs_output=False,
+                       needs_inputs=False)
 
 
 def transpose(x, axes=None):
@@ -250,12 +263,13 @@ def _has_array(index):
 
 
 _scatter_add = Primitive("scatter_add", _scatter_add_forward,
-                         (lambda g, ans, x, index, shape: g[index],), needs_output=False)
+                         (lambda g, ans, x, index, shape: g[index],), needs_output=False,
+                         needs_inputs=False)
 _scatter_back = _tensor_or_array(_scatter_add, _scatter_add_forward)
 
 _getitem = Primitive("getitem", lambda x, index: x[index],
                      (lambda g, ans, x, index: _scatter_back(g, index, x.shape),),
-                     needs_output=False)
+                     needs_output=False, needs_inputs=False)
 
 
 def _index(part):
@@ -274,7 +288,8 @@ def getitem(x, index):
 
 # --- dtype and gradient control ------------------------------------------------------------------
 _cast = Primitive("cast", lambda x, dtype: np.asarray(x, dtype),
-                  (lambda g, ans, x, dtype: g.astype(x.dtype),), needs_output=False)
+                  (lambda g, ans, x, dtype: g.astype(x.dtype),), needs_output=False,
+                  needs_inputs=False)
 
 
 def cast(x, dtype):

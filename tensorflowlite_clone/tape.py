@@ -39,16 +39,18 @@ class Primitive:
     outer tape, which is how higher-order derivatives come for free). A VJP returns a new
     array, `g` itself or a view, never another array it was given: the sweep adds into new
     arrays in place.
+
+    `needs_output=False` says no VJP reads `ans`, `needs_inputs=False` that none reads an
+    input's value (only its shape and dtype): a one-shot sweep then lets those arrays go
+    before it starts, so the backward pass does not hold every intermediate of the forward.
     """
 
-    __slots__ = ("name", "forward", "vjps", "shape_error", "arity", "needs_output")
+    __slots__ = ("name", "forward", "vjps", "shape_error", "arity", "needs_output", "needs_inputs")
 
-    def __init__(self, name, forward, vjps, shape_error=None, needs_output=True):
+    def __init__(self, name, forward, vjps, shape_error=None, needs_output=True, needs_inputs=True):
         self.name, self.forward, self.vjps, self.shape_error = name, forward, vjps, shape_error
         self.arity = len(vjps)
-        # False when no VJP reads `ans`: a sweep that releases the tape then frees the output
-        # before the VJPs run (x * x on a weight matrix: one matrix less at the peak)
-        self.needs_output = needs_output
+        self.needs_output, self.needs_inputs = needs_output, needs_inputs
 
     def __call__(self, *args):
         inputs, params = args[:self.arity], args[self.arity:]
@@ -236,7 +238,8 @@ def _seed(target, output_gradients, on_tensors):
     """The gradient the sweep starts from: ones (sum of the target) or `output_gradients`."""
     value = target._value if isinstance(target, Tensor) else target
     if output_gradients is None:
-        seed = np.ones_like(value)
+        seed = np.empty_like(value)  # and fill: np.ones_like is a slow Python wrapper
+        seed.fill(1)
         return _wrap(seed) if on_tensors else seed
     seed = output_gradients if isinstance(output_gradients, Tensor) else Tensor(output_gradients)
     if seed.shape != value.shape:
@@ -253,50 +256,37 @@ def _backward(records, target, seed, sources, release=False, depends=None):
     Only records downstream of a source matter (`depends`: the ids of the tensors that depend on
     a source, found here unless the caller knows them); each record's output gradient is popped
     when consumed (freeing it early) unless that tensor is itself a source. With `release` (the
-    tape's records are no longer wanted) `records` is emptied and each record dropped once
-    swept, so intermediates that only the tape held are freed during the sweep, not after it.
+    tape's records are no longer wanted) `records` is emptied first and the sweep keeps only
+    what the VJPs read, so intermediates that only the tape held are freed before it starts.
     With an outer tape recording, the VJPs run on Tensors and get recorded there (higher-order
     derivatives).
     """
     keep = {id(s) for s in sources}
+    on_tensors = bool(_recording)
     if depends is None:
-        depends = set(keep)
-        relevant = []
-        for record in records:
-            if not depends.isdisjoint(map(id, record.inputs)):
-                depends.add(id(record.output))
-                relevant.append(record)
-    else:
-        relevant = list(records)
+        depends = _downstream(records, keep)
+    steps = _sweep_steps(records, depends, on_tensors, lean=release and not on_tensors)
     if release:
         records.clear()
     if id(target) not in depends:
         return {}
-    on_tensors, anomaly = bool(_recording), _anomaly[0]
+    anomaly = _anomaly[0]
     grads = {id(target): seed}
     owned = set()  # keys whose gradient array only this sweep holds: safe to add into
-    while relevant:
-        record = relevant.pop()
-        key = id(record.output)
+    while steps:
+        op, keys, values, key, ans, params, where = steps.pop()
         g = grads.get(key) if key in keep else grads.pop(key, None)
         if g is None:
             continue
-        if on_tensors:
-            args = (g, record.output, *record.inputs, *record.params)
-        else:
-            ans = record.output._value
-            if release and not record.op.needs_output:
-                ans = record.output = None  # this record is being discarded: let its output go
-            args = (g, ans, *record.values, *record.params)
-        for x, value, vjp in zip(record.inputs, record.values, record.op.vjps):
-            if vjp is None or id(x) not in depends:
+        args = (g, ans, *values, *params)
+        for key, value, vjp in zip(keys, values, op.vjps):
+            if vjp is None or key not in depends:
                 continue
             gx = vjp(*args)
             if gx.dtype != value.dtype:  # e.g. a float32 weight meeting float64 data
                 gx = gx.astype(value.dtype)
             if anomaly:
-                _check_finite(gx, f"{record.op.name} produced {{}} in its backward pass", record.where)
-            key = id(x)
+                _check_finite(gx, f"{op.name} produced {{}} in its backward pass", where)
             old = grads.get(key)
             if old is None:
                 grads[key] = gx
@@ -314,6 +304,52 @@ def _backward(records, target, seed, sources, release=False, depends=None):
             if type(gx) is np.ndarray:  # not a Tensor, nor a NumPy scalar (a 0-d sum)
                 owned.add(key)
     return grads
+
+
+def _downstream(records, keys):
+    """The ids of the tensors computed from `keys` (and those keys)."""
+    depends = set(keys)
+    for record in records:
+        if not depends.isdisjoint(map(id, record.inputs)):
+            depends.add(id(record.output))
+    return depends
+
+
+def _sweep_steps(records, depends, on_tensors, lean):
+    """(op, input keys, input values, output key, output value, params, where) per record the
+    sweep needs, in execution order. Values are Tensors when the sweep is itself recorded;
+    `lean` keeps only the arrays the VJPs read (shapes stand in for the rest)."""
+    steps = []
+    for record in records:
+        key, op = id(record.output), record.op
+        if key not in depends:
+            continue
+        if on_tensors:
+            values, ans = record.inputs, record.output
+        else:
+            values, ans = record.values, record.output._value
+            if lean and not op.needs_inputs:
+                for v in values:  # a loop, not a generator, which would cost more than it saves
+                    if type(v) is np.ndarray and v.size > SMALL:
+                        values = tuple(_Shape(v) if type(v) is np.ndarray else v for v in values)
+                        break
+            if lean and not op.needs_output:
+                ans = None
+        keys = tuple(map(id, record.inputs))  # taken while every input is alive, so unique
+        steps.append((op, keys, values, key, ans, record.params, record.where))
+    return steps
+
+
+SMALL = 4096  # elements: below this, freeing an array early is not worth a Python call
+
+
+class _Shape:
+    """Stands in for an input array whose value no VJP reads: what they do read of it."""
+
+    __slots__ = ("shape", "dtype", "ndim", "size")
+
+    def __init__(self, array):
+        self.shape, self.dtype, self.ndim, self.size = array.shape, array.dtype, array.ndim, array.size
 
 
 def _as_result(g, handed_out):

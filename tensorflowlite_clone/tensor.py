@@ -6,6 +6,8 @@ def as_array(value):
     """The NumPy array behind `value`; integers and booleans enter differentiable math as float64."""
     if isinstance(value, Tensor):
         return value._value
+    if type(value) is np.ndarray and value.dtype.kind in "fc":
+        return value  # the common case, and np.asarray's dispatch costs as much as the rest
     array = np.asarray(value)
     if array.dtype.kind not in "fc":
         if array.dtype.kind not in "biu":

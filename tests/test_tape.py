@@ -742,3 +742,55 @@ def test_a_released_sweep_frees_an_output_before_vjps_that_do_not_read_it():
         y = double(x)
     tape.gradient(y, x)
     np.testing.assert_array_equal(seen["ans"], [2.0, 2.0, 2.0])
+
+
+def test_a_one_shot_sweep_frees_what_no_vjp_reads_before_it_starts():
+    """`h` feeds `add` (whose VJPs read only shapes) and comes out of `multiply` (whose VJPs do
+    not read the output): once the forward pass is over only the tape holds it, and a one-shot
+    sweep lets it go before any VJP runs; a persistent tape keeps it. Big enough to matter."""
+    seen = []
+    probe = tflc.Primitive("probe", lambda v: v * 1.0,
+                           (lambda g, ans, v: seen.append(h_array() is not None) or g,))
+    x = tflc.Variable(np.ones(2 * tflc.tape.SMALL))
+    for persistent in (False, True):
+        with tflc.GradientTape(persistent=persistent) as tape:
+            h = x * 2.0
+            h_array = weakref.ref(h.numpy())
+            loss = tflc.sum(probe(h + 1.0))
+            del h
+        np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), np.full(x.shape, 2.0))
+    assert seen == [False, True]
+
+
+BIG = (70, 64)  # above tflc.tape.SMALL elements, where a one-shot sweep swaps arrays for shapes
+ONE_SHOT_CASES = {  # each applied to an intermediate (v * 1.5), so the sweep may free it
+    "add": lambda v, w: v + w[0], "subtract": lambda v, w: w[:1] - v,
+    "multiply": lambda v, w: v * w, "divide": lambda v, w: w / (v * v + 1.0),
+    "negative": lambda v, w: -v, "power": lambda v, w: v ** 3,
+    "exp": lambda v, w: tflc.exp(v), "log": lambda v, w: tflc.log(v * v + 1.0),
+    "tanh": lambda v, w: tflc.tanh(v), "sigmoid": lambda v, w: tflc.sigmoid(v),
+    "relu": lambda v, w: tflc.relu(v), "maximum": lambda v, w: tflc.maximum(v, w),
+    "where": lambda v, w: tflc.where(v > 0, v, w), "matmul": lambda v, w: v @ w.T,
+    "sum": lambda v, w: tflc.sum(v, axis=1, keepdims=True), "mean": lambda v, w: tflc.mean(v, axis=0),
+    "max": lambda v, w: tflc.max(v, axis=1), "reshape": lambda v, w: v.reshape(-1),
+    "transpose": lambda v, w: v.T, "getitem": lambda v, w: v[np.arange(10), np.arange(10)],
+    "broadcast_to": lambda v, w: tflc.broadcast_to(v, (2,) + BIG),
+    "cast": lambda v, w: v.astype(np.float32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_SHOT_CASES))
+def test_a_one_shot_sweep_gives_the_persistent_tapes_gradients(name):
+    """What a one-shot sweep frees early (outputs of `needs_output=False` ops, inputs of
+    `needs_inputs=False` ones) must be exactly what the VJPs do not read."""
+    rng = np.random.default_rng(0)
+    x = tflc.Variable(rng.standard_normal(BIG))
+    w = tflc.Variable(rng.standard_normal(BIG))
+    grads = []
+    for persistent in (True, False):
+        with tflc.GradientTape(persistent=persistent) as tape:
+            out = ONE_SHOT_CASES[name](x * 1.5, w * 1.5)
+            loss = tflc.sum(out * np.random.default_rng(1).standard_normal(out.shape))
+        grads.append([g.numpy() for g in tape.gradient(loss, [x, w], unconnected_gradients="zero")])
+    for kept, lean in zip(*grads):
+        np.testing.assert_array_equal(lean, kept)
