@@ -17,13 +17,16 @@ _anomaly = [False]  # set by detect_anomaly()
 
 
 class Record:
-    """One executed op: what ran, on what, with which parameters, producing which tensor."""
+    """One executed op: what ran, on what, with which parameters, producing which tensor.
+    `key` is the output's identity (id); `keys` the inputs', once a one-shot sweep has let the
+    inputs go (`inputs` None then)."""
 
-    __slots__ = ("op", "inputs", "values", "output", "params", "where")
+    __slots__ = ("op", "inputs", "values", "output", "params", "where", "key", "keys")
 
     def __init__(self, op, inputs, values, output, params, where):
         self.op, self.inputs, self.values, self.output = op, inputs, values, output
         self.params, self.where = params, where
+        self.key, self.keys = id(output), None
 
     def __repr__(self):
         return f"<Record {self.op.name} -> {self.output.shape}>"
@@ -84,7 +87,7 @@ class Primitive:
                     if record is None:
                         record = Record(self, inputs, values, output, params, where)
                     tape._records.append(record)
-                    tape._watched[id(output)] = output
+                    tape._watched[record.key] = output
         return output
 
     def __repr__(self):
@@ -256,37 +259,45 @@ def _backward(records, target, seed, sources, release=False, depends=None):
     Only records downstream of a source matter (`depends`: the ids of the tensors that depend on
     a source, found here unless the caller knows them); each record's output gradient is popped
     when consumed (freeing it early) unless that tensor is itself a source. With `release` (the
-    tape's records are no longer wanted) `records` is emptied first and the sweep keeps only
-    what the VJPs read, so intermediates that only the tape held are freed before it starts.
-    With an outer tape recording, the VJPs run on Tensors and get recorded there (higher-order
-    derivatives).
+    tape's records are no longer wanted) `records` is emptied first and each record is trimmed
+    to what its VJPs read, so intermediates that only the tape held are freed before the sweep
+    starts, and the rest as it goes. With an outer tape recording, the VJPs run on Tensors and
+    get recorded there (higher-order derivatives).
     """
     keep = {id(s) for s in sources}
     on_tensors = bool(_recording)
     if depends is None:
         depends = _downstream(records, keep)
-    steps = _sweep_steps(records, depends, on_tensors, lean=release and not on_tensors)
+    pending = list(records)
     if release:
         records.clear()
+        if not on_tensors:
+            for record in pending:
+                _trim(record)
     if id(target) not in depends:
         return {}
     anomaly = _anomaly[0]
     grads = {id(target): seed}
     owned = set()  # keys whose gradient array only this sweep holds: safe to add into
-    while steps:
-        op, keys, values, key, ans, params, where = steps.pop()
+    while pending:
+        record = pending.pop()
+        key = record.key
         g = grads.get(key) if key in keep else grads.pop(key, None)
-        if g is None:
+        if g is None:  # not on the way from a source to the target
             continue
-        args = (g, ans, *values, *params)
-        for key, value, vjp in zip(keys, values, op.vjps):
+        op, output, values = record.op, record.output, record.values
+        if on_tensors:
+            args = (g, output, *record.inputs, *record.params)
+        else:
+            args = (g, output if output is None else output._value, *values, *record.params)
+        for key, value, vjp in zip(record.keys or map(id, record.inputs), values, op.vjps):
             if vjp is None or key not in depends:
                 continue
             gx = vjp(*args)
             if gx.dtype != value.dtype:  # e.g. a float32 weight meeting float64 data
                 gx = gx.astype(value.dtype)
             if anomaly:
-                _check_finite(gx, f"{op.name} produced {{}} in its backward pass", where)
+                _check_finite(gx, f"{op.name} produced {{}} in its backward pass", record.where)
             old = grads.get(key)
             if old is None:
                 grads[key] = gx
@@ -311,33 +322,24 @@ def _downstream(records, keys):
     depends = set(keys)
     for record in records:
         if not depends.isdisjoint(map(id, record.inputs)):
-            depends.add(id(record.output))
+            depends.add(record.key)
     return depends
 
 
-def _sweep_steps(records, depends, on_tensors, lean):
-    """(op, input keys, input values, output key, output value, params, where) per record the
-    sweep needs, in execution order. Values are Tensors when the sweep is itself recorded;
-    `lean` keeps only the arrays the VJPs read (shapes stand in for the rest)."""
-    steps = []
-    for record in records:
-        key, op = id(record.output), record.op
-        if key not in depends:
-            continue
-        if on_tensors:
-            values, ans = record.inputs, record.output
-        else:
-            values, ans = record.values, record.output._value
-            if lean and not op.needs_inputs:
-                for v in values:  # a loop, not a generator, which would cost more than it saves
-                    if type(v) is np.ndarray and v.size > SMALL:
-                        values = tuple(_Shape(v) if type(v) is np.ndarray else v for v in values)
-                        break
-            if lean and not op.needs_output:
-                ans = None
-        keys = tuple(map(id, record.inputs))  # taken while every input is alive, so unique
-        steps.append((op, keys, values, key, ans, record.params, record.where))
-    return steps
+def _trim(record):
+    """Drop what the record's VJPs will not read: the output, or big input arrays (shapes stand
+    in for them, and the inputs' ids, taken while they are all alive, for the tensors)."""
+    op = record.op
+    if not op.needs_output:
+        record.output = None
+    if not op.needs_inputs:
+        for v in record.values:  # a loop, not a generator, which would cost more than it saves
+            if type(v) is np.ndarray and v.size > SMALL:
+                record.keys = tuple(map(id, record.inputs))
+                record.values = tuple(_Shape(v) if type(v) is np.ndarray else v
+                                      for v in record.values)
+                record.inputs = None
+                break
 
 
 SMALL = 4096  # elements: below this, freeing an array early is not worth a Python call
