@@ -54,32 +54,26 @@ class TwoLayerNet:
         With y None, loss is None and the tensors stop at "scores". `nudge` (name -> array,
         added to that intermediate) is how finite differences reach the intermediates.
         """
-        p = {name: tflc.Variable(self.params[name], name=name) for name in self.PARAMS}
-        hidden_pre = named(X @ p["W1"] + p["b1"], "hidden_pre", nudge)
-        hidden = named(tflc.relu(hidden_pre), "hidden", nudge)
-        scores = named(hidden @ p["W2"] + p["b2"], "scores", nudge)
-        tensors = {"W1": p["W1"], "b1": p["b1"], "hidden_pre": hidden_pre, "hidden": hidden,
-                   "W2": p["W2"], "b2": p["b2"], "scores": scores}
-        if y is None:
-            return None, tensors
-        tensors["probs"] = probs = named(softmax(scores), "probs", nudge)
-        loss = cross_entropy(probs, y) + reg * (tflc.sum(p["W1"] * p["W1"])
-                                                + tflc.sum(p["W2"] * p["W2"]))
-        loss.name = "loss"
-        return loss, tensors
+        return loss_tensors({name: tflc.Variable(self.params[name], name=name)
+                             for name in self.PARAMS}, X, y, reg, nudge)
 
     def loss(self, X, y=None, reg=0.0, method="autodiff"):
         """Scores (N, C) if y is None, else (loss, grads) with grads keyed and typed like params.
-        method: "autodiff" (the tape) or "manual" (the seed's hand-derived backward)."""
+        method: "autodiff" (the tape), "traced" (the tape's ops recorded once per batch shape,
+        then replayed: `tflc.trace`) or "manual" (the seed's hand-derived backward)."""
         if method == "manual":
             if y is None:
                 return manual_scores(self.params, X)
             loss, grads = manual_loss(self.params, X, y, reg)
             return loss, {k: grads[k].astype(self.params[k].dtype, copy=False) for k in self.PARAMS}
-        if method != "autodiff":
-            raise ValueError(f"TwoLayerNet.loss: method must be 'autodiff' or 'manual', got {method!r}")
+        if method not in ("autodiff", "traced"):
+            raise ValueError("TwoLayerNet.loss: method must be 'autodiff', 'traced' or 'manual', "
+                             f"got {method!r}")
         if y is None:
             return self.forward_tensors(X)[1]["scores"].numpy()
+        if method == "traced":
+            loss, grads = _traced_loss(self.params, X, y, reg)
+            return float(loss), {k: g.numpy() for k, g in grads.items()}
         with tflc.GradientTape() as tape:
             loss, tensors = self.forward_tensors(X, y, reg)
         params = [tensors[k] for k in self.PARAMS]
@@ -155,6 +149,26 @@ class TwoLayerNet:
         net = cls.from_params({name: arrays[name] for name in cls.PARAMS})
         net.metadata, net.mean_image = header.get("metadata", {}), arrays.get("mean_image")
         return net
+
+
+def loss_tensors(p, X, y=None, reg=0.0, nudge=None):
+    """`forward_tensors` on the parameter Tensors `p` (W1, b1, W2, b2): what a tape or a trace
+    differentiates with respect to."""
+    hidden_pre = named(X @ p["W1"] + p["b1"], "hidden_pre", nudge)
+    hidden = named(tflc.relu(hidden_pre), "hidden", nudge)
+    scores = named(hidden @ p["W2"] + p["b2"], "scores", nudge)
+    tensors = {"W1": p["W1"], "b1": p["b1"], "hidden_pre": hidden_pre, "hidden": hidden,
+               "W2": p["W2"], "b2": p["b2"], "scores": scores}
+    if y is None:
+        return None, tensors
+    tensors["probs"] = probs = named(softmax(scores), "probs", nudge)
+    loss = cross_entropy(probs, y) + reg * (tflc.sum(p["W1"] * p["W1"])
+                                            + tflc.sum(p["W2"] * p["W2"]))
+    loss.name = "loss"
+    return loss, tensors
+
+
+_traced_loss = tflc.trace(lambda p, X, y, reg: loss_tensors(p, X, y, reg)[0])
 
 
 # --- the seed's hand-derived version -----------------------------------------------------------

@@ -11,11 +11,12 @@ from .ops import (add, broadcast_to, cast, divide, exp, getitem, log, matmul, ma
                   tanh, transpose, unbroadcast, where)
 from .tape import GradientTape, Primitive, Record, detect_anomaly, grad, value_and_grad
 from .tensor import Tensor, Variable
+from .trace import trace
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "Variable", "GradientTape", "Primitive", "Record", "grad", "value_and_grad",
+    "Tensor", "Variable", "GradientTape", "Primitive", "Record", "grad", "value_and_grad", "trace",
     "detect_anomaly", "add", "subtract", "multiply", "divide", "negative", "power", "matmul",
     "exp", "log", "tanh", "sigmoid", "relu", "maximum", "where", "sum", "mean", "max",
     "reshape", "transpose", "broadcast_to", "getitem", "cast", "stop_gradient", "unbroadcast",

@@ -48,11 +48,13 @@ class Primitive:
     before it starts, so the backward pass does not hold every intermediate of the forward.
     """
 
-    __slots__ = ("name", "forward", "vjps", "shape_error", "arity", "needs_output", "needs_inputs")
+    __slots__ = ("name", "forward", "vjps", "shape_error", "arity", "differentiable",
+                 "needs_output", "needs_inputs")
 
     def __init__(self, name, forward, vjps, shape_error=None, needs_output=True, needs_inputs=True):
         self.name, self.forward, self.vjps, self.shape_error = name, forward, vjps, shape_error
         self.arity = len(vjps)
+        self.differentiable = any(vjp is not None for vjp in vjps)
         self.needs_output, self.needs_inputs = needs_output, needs_inputs
 
     def __call__(self, *args):
@@ -83,7 +85,7 @@ class Primitive:
         if _recording:
             record = None
             for tape in _recording:
-                if tape._watches_any(inputs):
+                if tape._will_record(self, inputs):
                     if record is None:
                         record = Record(self, inputs, values, output, params, where)
                     tape._records.append(record)
@@ -170,8 +172,11 @@ class GradientTape:
         if isinstance(x, Variable):
             self._variables.setdefault(id(x), x)
 
-    def _watches_any(self, inputs):
-        """Whether the tape records an op on `inputs`; watches trainable Variables on first use."""
+    def _will_record(self, op, inputs):
+        """Whether the tape records `op` on `inputs`: it can carry a gradient back to a watched
+        input. Watches trainable Variables on first use."""
+        if not op.differentiable:
+            return False
         watched, found = self._watched, False
         for x in inputs:
             if id(x) in watched:
@@ -301,20 +306,25 @@ def _backward(records, target, seed, sources, release=False, depends=None):
             old = grads.get(key)
             if old is None:
                 grads[key] = gx
-                continue
-            # Sum contributions in place where that is safe: into arrays no one else holds (a
-            # fresh VJP result, an earlier sum), never into `g`, views or the caller's arrays.
-            if key in owned:
-                np.add(old, gx, out=old)
-                continue
-            if type(gx) is np.ndarray and gx.base is None and gx is not g:
-                np.add(gx, old, out=gx)
             else:
-                gx = old + gx
-            grads[key] = gx
-            if type(gx) is np.ndarray:  # not a Tensor, nor a NumPy scalar (a 0-d sum)
-                owned.add(key)
+                _accumulate(grads, key, old, gx, g, owned)
     return grads
+
+
+def _accumulate(grads, key, old, gx, g, owned):
+    """Add a further contribution `gx` to `old`, the gradient at grads[key]. In place where that
+    is safe: into arrays no one else holds (a fresh VJP result, an earlier sum; `owned` lists
+    their keys), never into `g` (which a VJP may pass through), views or the caller's arrays."""
+    if key in owned:
+        np.add(old, gx, out=old)
+        return
+    if type(gx) is np.ndarray and gx.base is None and gx is not g:
+        np.add(gx, old, out=gx)
+    else:
+        gx = old + gx
+    grads[key] = gx
+    if type(gx) is np.ndarray:  # not a Tensor, nor a NumPy scalar (a 0-d sum)
+        owned.add(key)
 
 
 def _downstream(records, keys):
@@ -386,7 +396,8 @@ def _unflatten(structure, leaves):
 def value_and_grad(f, argnums=0):
     """`f`'s value and its gradient with respect to the positional arguments `argnums`.
 
-    Arguments may be arrays or Tensors; gradients come back as Tensors (zeros when unconnected).
+    Arguments may be arrays or Tensors, or lists / tuples / dicts of them; gradients come back
+    as Tensors in the same structure (zeros when unconnected).
     Nesting works: `grad(grad(f))` differentiates twice.
     """
     single = isinstance(argnums, int)
@@ -397,12 +408,13 @@ def value_and_grad(f, argnums=0):
         for i in nums:
             if i >= len(args):
                 raise TypeError(f"value_and_grad: argnums {i} but only {len(args)} positional arguments")
-            if not isinstance(args[i], Tensor):
-                args[i] = Tensor(args[i])
+            leaves = [x if isinstance(x, Tensor) else Tensor(x) for x in _flatten(args[i])]
+            args[i] = _unflatten(args[i], iter(leaves))
+        sources = [args[i] for i in nums]
         with GradientTape() as tape:
-            tape.watch([args[i] for i in nums])
+            tape.watch(sources)
             value = f(*args, **kwargs)
-        grads = tape.gradient(value, [args[i] for i in nums], unconnected_gradients="zero")
+        grads = tape.gradient(value, sources, unconnected_gradients="zero")
         return value, grads[0] if single else tuple(grads)
 
     return wrapped

@@ -1,0 +1,136 @@
+"""tflc.trace: a replayed plan must give exactly what value_and_grad gives, call after call."""
+import numpy as np
+import pytest
+
+import tensorflowlite_clone as tflc
+from models.two_layer_net import TwoLayerNet
+
+rng = np.random.default_rng(0)
+
+CHECKERBOARD = np.indices((4, 4)).sum(axis=0) % 2 == 0
+FUNCTIONS = {  # f(x, w, c): x and w differentiated; c, a constant argument, reaches f as NumPy
+    "arithmetic": lambda x, w, c: tflc.sum((x * w - c) / (w * w + 1.0) + (-x) ** 2),
+    "broadcasting": lambda x, w, c: tflc.sum(x + w[0] * tflc.Tensor(c)[:, :1] - 2.0 * w.T[:1].T[0]),
+    "unary": lambda x, w, c: tflc.sum(tflc.exp(x * 0.1) + tflc.tanh(w) + tflc.sigmoid(x - w)
+                                      + tflc.log(x * x + 1.0) + tflc.relu(x - c)),
+    "matmul": lambda x, w, c: tflc.sum(tflc.maximum(x @ w.T, c @ w.T)),
+    "reductions": lambda x, w, c: tflc.mean(tflc.max(x * w, axis=1) + tflc.sum(x, axis=0)[0])
+                                  + tflc.sum(x, axis=(0, 1), keepdims=True)[0, 0],
+    "shapes": lambda x, w, c: tflc.sum(tflc.reshape(x, (-1,))[::2] * tflc.transpose(w).reshape(-1)[1::2]
+                                       + tflc.broadcast_to(w[:1], x.shape).astype(np.float32)[0, 0]),
+    "where": lambda x, w, c: tflc.sum(tflc.where(CHECKERBOARD, x, w * c)),
+    "stop_gradient": lambda x, w, c: tflc.sum(x - tflc.max(tflc.stop_gradient(x * w), axis=1,
+                                                            keepdims=True)),
+    "softmax_loss": lambda x, w, c: -tflc.mean(tflc.log(
+        tflc.exp(x @ w.T) / tflc.sum(tflc.exp(x @ w.T), axis=1, keepdims=True))[
+            np.arange(4), [2, 0, 3, 3]]),
+}
+
+
+def _assert_same(result, expected):
+    (value, grads), (expected_value, expected_grads) = result, expected
+    np.testing.assert_array_equal(value.numpy(), expected_value.numpy())
+    for g, e in zip(grads, expected_grads):
+        assert isinstance(g, tflc.Tensor) and g.dtype == e.dtype and g.shape == e.shape
+        np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_replays_match_value_and_grad_exactly(name):
+    f = FUNCTIONS[name]
+    traced, eager = tflc.trace(f, argnums=(0, 1)), tflc.value_and_grad(f, argnums=(0, 1))
+    for _ in range(4):  # the first call records, the second is checked, later ones just replay
+        x, w, c = (rng.standard_normal((4, 4)) for _ in range(3))
+        _assert_same(traced(x, w, c), eager(x, w, c))
+
+
+def test_structured_arguments_come_back_in_their_structure():
+    def f(params, X, y, reg):
+        scores = X @ params["W"] + params["b"]
+        return -tflc.mean(scores[np.arange(len(y)), y]) + reg * tflc.sum(params["W"] ** 2)
+
+    traced, eager = tflc.trace(f), tflc.value_and_grad(f)
+    params = {"W": rng.standard_normal((3, 5)), "b": np.zeros(5)}
+    for _ in range(3):
+        X, y = rng.standard_normal((6, 3)), rng.integers(0, 5, 6)  # new labels: bound, not frozen
+        (value, grads), (expected_value, expected) = traced(params, X, y, 0.1), eager(params, X, y, 0.1)
+        assert list(grads) == ["W", "b"]
+        np.testing.assert_array_equal(value.numpy(), expected_value.numpy())
+        for k in grads:
+            np.testing.assert_array_equal(grads[k].numpy(), expected[k].numpy())
+        params = {k: v - 0.1 * grads[k].numpy() for k, v in params.items()}
+
+
+def test_a_new_signature_is_traced_anew():
+    calls = []
+
+    def f(x, scale):
+        calls.append(x.shape)
+        return tflc.sum(x * x) * scale
+
+    traced = tflc.trace(f)
+    for x, scale in [(np.ones(3), 2.0), (np.ones(3), 2.0), (np.ones(4), 2.0), (np.ones(3), 3.0),
+                     (np.ones(3, np.float32), 2.0)]:
+        value, g = traced(x, scale)
+        np.testing.assert_array_equal(g.numpy(), 2 * scale * x)
+        assert g.dtype == x.dtype and value.dtype == x.dtype
+    # a new signature runs f twice (recorded, then as usual); the first replay once more (checked)
+    assert len(calls) == 2 + 1 + 2 * 3 and calls.count((3,)) == 7
+
+
+def test_a_value_computed_outside_the_engine_is_caught_at_the_first_replay():
+    def f(x):
+        mask = x.numpy() > 0  # frozen into the trace: a comparison is not an engine op
+        return tflc.sum(tflc.where(mask, x, 0.0))
+
+    traced = tflc.trace(f)
+    traced(np.array([1.0, -1.0]))
+    with pytest.raises(RuntimeError, match="frozen into the trace"):
+        traced(np.array([-1.0, 1.0]))
+    value, g = tflc.trace(f)(np.array([-1.0, 1.0]))  # while the plan agrees, all is well
+    np.testing.assert_array_equal(g.numpy(), [0.0, 1.0])
+
+
+def test_misuse_gets_clear_errors():
+    traced = tflc.trace(lambda x, y: tflc.sum(x * y))
+    with pytest.raises(TypeError, match="positionally"):
+        traced(np.ones(2), y=np.ones(2))
+    with pytest.raises(TypeError, match="argument of type object"):
+        traced(np.ones(2), object())
+    with pytest.raises(TypeError, match="argnums 0 but only 0"):
+        traced()
+    x = np.ones(2)
+    with pytest.raises(ValueError, match="same array is passed twice"):
+        traced(x, x)
+
+
+def test_a_constant_value_has_zero_gradients():
+    value, g = tflc.trace(lambda x: tflc.Tensor(np.ones(())))(np.ones(3))
+    np.testing.assert_array_equal(g.numpy(), np.zeros(3))
+
+
+def test_inside_a_recording_tape_f_runs_eagerly_so_higher_orders_work():
+    traced = tflc.trace(lambda x: tflc.sum(x ** 3))
+    x = tflc.Variable(np.array([1.0, 2.0]))
+    for _ in range(3):
+        with tflc.GradientTape() as tape:
+            _, g = traced(x)
+            s = tflc.sum(g)
+        np.testing.assert_array_equal(tape.gradient(s, x).numpy(), 6 * x.numpy())  # d(3x^2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_two_layer_net_traced_method_matches_autodiff(dtype):
+    net = TwoLayerNet.from_params({"W1": 0.1 * rng.standard_normal((5, 7)).astype(dtype),
+                                   "b1": np.zeros(7, dtype),
+                                   "W2": 0.1 * rng.standard_normal((7, 3)).astype(dtype),
+                                   "b2": np.zeros(3, dtype)})
+    for _ in range(3):
+        X, y = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)  # float64 data, as cs231n's
+        loss, grads = net.loss(X, y, reg=0.05, method="traced")
+        expected_loss, expected = net.loss(X, y, reg=0.05)
+        assert loss == expected_loss
+        for k in net.PARAMS:
+            assert grads[k].dtype == dtype
+            np.testing.assert_array_equal(grads[k], expected[k])
+            net.params[k] = net.params[k] - 0.5 * grads[k]
