@@ -1,5 +1,6 @@
-"""Speed and memory of one two-layer-net training step: the engine against the seed's
-hand-derived NumPy step on the same data and dtype (and PyTorch / HIPS autograd when installed).
+"""Speed and memory of one two-layer-net training step: the engine (eager, and traced with
+tflc.trace) against the seed's hand-derived NumPy step on the same data and dtype (and PyTorch /
+HIPS autograd when installed).
 
 Every implementation runs the same step: forward, softmax loss with reg * sum(W*W), full
 backward, SGD update of W1, b1, W2, b2. Implementations are timed interleaved, in one
@@ -63,6 +64,18 @@ def make_engine(X, y, params):
     return step
 
 
+def make_traced(X, y, params):
+    """The engine's step recorded once and replayed (TwoLayerNet's method="traced", tflc.trace)."""
+    net = _net_with(params)
+
+    def step():
+        loss, grads = net.loss(X, y, reg=REG, method="traced")
+        for k, g in grads.items():
+            net.params[k] -= LR * g
+        return loss
+    return step
+
+
 def _net_with(params):
     return TwoLayerNet.from_params({k: v.copy() for k, v in params.items()})
 
@@ -108,13 +121,14 @@ def make_autograd(X, y, params):
     return step
 
 
-IMPLEMENTATIONS = {"hand": make_hand, "engine": make_engine, "torch": make_torch,
-                   "autograd": make_autograd}
+IMPLEMENTATIONS = {"hand": make_hand, "engine": make_engine, "traced": make_traced,
+                   "torch": make_torch, "autograd": make_autograd}
+NUMPY_BASED = ("hand", "engine", "traced")  # peak memory is traced for these
 
 
 def available():
     """Names of the implementations that can run here (peers only when installed)."""
-    names = ["hand", "engine"]
+    names = list(NUMPY_BASED)
     for name in ("torch", "autograd"):
         try:
             __import__(name)
@@ -256,14 +270,15 @@ def run(sizes=("cifar", "digits", "tiny"), dtypes=("float64", "float32"), rounds
         for size, dtype in (progress(cases) if progress else cases):
             X, y, params = make_problem(size, np.dtype(dtype))
             steps = {name: IMPLEMENTATIONS[name](X, y, params) for name in names}
+            first_loss = {name: float(step()) for name, step in steps.items()}  # same data: agree
             faults = {}
             samples = time_steps(steps, rounds, faults=faults)
             hand = statistics.median(samples["hand"])
             for name in names:
                 row = {"size": size, "dtype": dtype, "impl": name, **summary(samples[name]),
                        "ratio": statistics.median(samples[name]) / hand,
-                       "faults_per_step": faults[name]}
-                if name in ("hand", "engine"):
+                       "faults_per_step": faults[name], "first_loss": first_loss[name]}
+                if name in NUMPY_BASED:
                     row["peak_kib"] = peak_memory(steps[name]) / 1024
                 report["results"].append(row)
             hand_peak = next(r["peak_kib"] for r in report["results"][-len(names):]

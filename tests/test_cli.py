@@ -209,8 +209,10 @@ def test_bench(capsys, tmp_path):
     assert status == 0
     assert "engine" in stdout and "hand" in stdout
     report = json.loads((tmp_path / "b.json").read_text())
-    assert {r["impl"] for r in report["results"]} >= {"hand", "engine"}
+    assert {r["impl"] for r in report["results"]} >= {"hand", "engine", "traced"}
     assert all(r["size"] == "tiny" for r in report["results"])
+    losses = [r["first_loss"] for r in report["results"]]  # every implementation, the same step
+    np.testing.assert_allclose(losses, losses[0], rtol=1e-6)
 
 
 def test_bench_reports_page_faults_per_step(tmp_path):
