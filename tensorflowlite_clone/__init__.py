@@ -11,7 +11,7 @@ from .ops import (add, broadcast_to, cast, divide, exp, getitem, log, matmul, ma
                   tanh, transpose, unbroadcast, where)
 from .tape import GradientTape, Primitive, Record, detect_anomaly, grad, value_and_grad
 from .tensor import Tensor, Variable
-from .trace import trace
+from .tracing import trace
 
 __version__ = "0.1.0"
 

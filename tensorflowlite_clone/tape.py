@@ -369,7 +369,7 @@ def _as_result(g, handed_out):
     array already handed out (y = a + b gives a and b the very same gradient array)."""
     if g is None or isinstance(g, Tensor):
         return g
-    if not g.flags.writeable or id(g) in handed_out:
+    if g.base is not None and not g.flags.writeable or id(g) in handed_out:  # a new array is writeable
         g = g.copy()
     handed_out.add(id(g))
     return _wrap(g) if type(g) is np.ndarray else Tensor(g)  # a NumPy scalar (0-d sum) converts

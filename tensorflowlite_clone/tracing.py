@@ -39,14 +39,15 @@ def trace(f, argnums=0):
                 raise TypeError(f"trace: argnums {i} but only {len(args)} positional arguments")
         if _recording:  # an outer tape wants to see f's ops
             return eager(*args)
-        signature = tuple(map(_signature, args))
+        leaves = []
+        signature = _describe(args, leaves)
         if signature not in plans:  # record; the result comes from running f as usual
             plans[signature] = _Plan.record(f, args, nums)
             return eager(*args)
         plan = plans[signature]
         if plan is None:
             return eager(*args)
-        value, grads = plan.replay(args)
+        value, grads = plan.replay(leaves)
         if not plan.checked:  # the first replay (on new values, as a rule): compare with f itself
             expected = eager(*args)
             if not _same((value, grads), expected):
@@ -64,22 +65,20 @@ def trace(f, argnums=0):
     return traced
 
 
-def _signature(value):
-    """What a plan is specific to: array shapes and dtypes, and the values of everything else."""
+def _describe(value, leaves):
+    """`value`'s signature, what a plan is specific to (array shapes and dtypes, the values of
+    everything else), appending its arrays to `leaves` in the order `_flatten` visits them."""
     if isinstance(value, (Tensor, np.ndarray)):
-        return ("array", value.shape, value.dtype.str)
+        leaves.append(value)
+        return value.shape, value.dtype
     if isinstance(value, (list, tuple)):
-        return (type(value).__name__,) + tuple(map(_signature, value))
+        return (type(value),) + tuple([_describe(item, leaves) for item in value])
     if isinstance(value, dict):
-        return ("dict",) + tuple((key, _signature(item)) for key, item in value.items())
+        return (dict,) + tuple([(key, _describe(item, leaves)) for key, item in value.items()])
     if value is None or isinstance(value, (bool, int, float, complex, str, np.number)):
-        return ("value", type(value).__name__, value)
+        return type(value), value
     raise TypeError(f"trace: cannot trace an argument of type {type(value).__name__}; pass "
                     "arrays, Tensors, numbers, strings, or lists / tuples / dicts of them")
-
-
-def _array_leaves(args):
-    return [leaf for leaf in _flatten(list(args)) if isinstance(leaf, (Tensor, np.ndarray))]
 
 
 class _TracingTape(GradientTape):
@@ -104,7 +103,9 @@ class _Plan:
             loss = f(*args)
         if not isinstance(loss, Tensor) or not any(r.output is loss for r in tape._records):
             return None  # a constant: nothing to replay
-        return cls(tape._records, loss, _array_leaves(args), [_flatten(args[i]) for i in nums])
+        leaves = []
+        _describe(args, leaves)
+        return cls(tape._records, loss, leaves, [_flatten(args[i]) for i in nums])
 
     def __init__(self, records, loss, arguments, differentiated):
         """`arguments`: every array leaf of the arguments; `differentiated`: the leaves of each
@@ -164,9 +165,11 @@ class _Plan:
         self.unread = [s for s in range(len(self.initial)) if s not in read
                        and self.initial[s] is None]
 
-    def replay(self, args):
+    def replay(self, leaves):
+        """(value, gradients per differentiated argument) for arguments whose arrays are
+        `leaves` (in `_describe`'s order)."""
         vals = self.initial.copy()
-        for slot, leaf in zip(self.argument_slots, _array_leaves(args)):
+        for slot, leaf in zip(self.argument_slots, leaves):
             vals[slot] = leaf._value if isinstance(leaf, Tensor) else leaf
         fetch = vals.__getitem__
         for op, inputs, params, output, bindings in self.forward:
