@@ -19,14 +19,14 @@ _anomaly = [False]  # set by detect_anomaly()
 class Record:
     """One executed op: what ran, on what, with which parameters, producing which tensor.
     `key` is the output's identity (id); `keys` the inputs', once a one-shot sweep has let the
-    inputs go (`inputs` None then)."""
+    inputs go (`inputs` None then); `shared` whether more than one tape holds the record."""
 
-    __slots__ = ("op", "inputs", "values", "output", "params", "where", "key", "keys")
+    __slots__ = ("op", "inputs", "values", "output", "params", "where", "key", "keys", "shared")
 
     def __init__(self, op, inputs, values, output, params, where):
         self.op, self.inputs, self.values, self.output = op, inputs, values, output
         self.params, self.where = params, where
-        self.key, self.keys = id(output), None
+        self.key, self.keys, self.shared = id(output), None, False
 
     def __repr__(self):
         return f"<Record {self.op.name} -> {self.output.shape}>"
@@ -88,6 +88,8 @@ class Primitive:
                 if tape._will_record(self, inputs):
                     if record is None:
                         record = Record(self, inputs, values, output, params, where)
+                    else:  # nested tapes: a one-shot sweep of one must leave it whole
+                        record.shared = True
                     tape._records.append(record)
                     tape._watched[record.key] = output
         return output
@@ -340,6 +342,8 @@ def _trim(record):
     """Drop what the record's VJPs will not read: the output, or big input arrays (shapes stand
     in for them, and the inputs' ids, taken while they are all alive, for the tensors)."""
     op = record.op
+    if record.shared:  # another tape will read it
+        return
     if not op.needs_output:
         record.output = None
     if not op.needs_inputs:

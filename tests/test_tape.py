@@ -794,3 +794,17 @@ def test_a_one_shot_sweep_gives_the_persistent_tapes_gradients(name):
         grads.append([g.numpy() for g in tape.gradient(loss, [x, w], unconnected_gradients="zero")])
     for kept, lean in zip(*grads):
         np.testing.assert_array_equal(lean, kept)
+
+
+def test_a_one_shot_sweep_leaves_records_an_outer_tape_shares_whole():
+    """A record made while two tapes recorded belongs to both: the inner one-shot tape's sweep
+    must not trim it, or the outer tape's later sweep (here one that has to work out what
+    depends on which source) and drawings would find it taken apart."""
+    x = tflc.Variable(np.linspace(0, 1, 2 * tflc.tape.SMALL))
+    c = tflc.Variable(np.array(3.0))
+    with tflc.GradientTape(persistent=True) as outer:
+        with tflc.GradientTape() as inner:
+            y = tflc.sum(tflc.exp(x * 2.0 + 1.0) * c)
+    np.testing.assert_allclose(inner.gradient(y, x).numpy(), 6.0 * np.exp(x.numpy() * 2 + 1))
+    assert all(r.inputs is not None and r.output is not None for r in outer.records)
+    np.testing.assert_allclose(outer.gradient(y, x).numpy(), 6.0 * np.exp(x.numpy() * 2 + 1))
