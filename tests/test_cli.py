@@ -215,6 +215,13 @@ def test_bench(capsys, tmp_path):
     np.testing.assert_allclose(losses, losses[0], rtol=1e-6)
 
 
+def test_per_op_figures_cover_every_case_eager_and_traced():
+    figures = harness.per_op_overhead(length=3, rounds=2)
+    for kind in ("eager", "traced"):
+        assert set(figures[kind]) == set(harness.PER_OP_CASES)
+        assert all(us > 0 for us in figures[kind].values())
+
+
 def test_bench_reports_page_faults_per_step(tmp_path):
     report = harness.run(sizes=["tiny"], dtypes=["float64"], rounds=2, per_op=False)
     assert all(r["faults_per_step"] >= 0 for r in report["results"])
