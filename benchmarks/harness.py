@@ -4,8 +4,9 @@ HIPS autograd when installed).
 
 Every implementation runs the same step: forward, softmax loss with reg * sum(W*W), full
 backward, SGD update of W1, b1, W2, b2. Implementations are timed interleaved, in one
-process, so machine noise hits them alike; figures are medians with interquartile ranges (and the ratio of the fastest rounds, which noise moves less),
-and ratios are to the hand-derived step. Run it as `tflc bench` (see `--help`).
+process, so machine noise hits them alike; figures are medians with interquartile ranges and
+ratios to the hand-derived step (also the ratio of the fastest rounds, which noise moves less).
+Run it as `tflc bench` (see `--help`).
 """
 import json
 import os
