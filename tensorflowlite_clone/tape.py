@@ -29,7 +29,8 @@ class Record:
         self.key, self.keys, self.shared = id(output), None, False
 
     def __repr__(self):
-        return f"<Record {self.op.name} -> {self.output.shape}>"
+        shape = "(released)" if self.output is None else self.output.shape
+        return f"<Record {self.op.name} -> {shape}>"
 
 
 class Primitive:
@@ -373,7 +374,7 @@ def _as_result(g, handed_out):
     array already handed out (y = a + b gives a and b the very same gradient array)."""
     if g is None or isinstance(g, Tensor):
         return g
-    if g.base is not None and not g.flags.writeable or id(g) in handed_out:  # a new array is writeable
+    if g.base is not None and not g.flags.writeable or id(g) in handed_out:  # (new: writeable)
         g = g.copy()
     handed_out.add(id(g))
     return _wrap(g) if type(g) is np.ndarray else Tensor(g)  # a NumPy scalar (0-d sum) converts

@@ -19,8 +19,8 @@ error. With a tape recording around the call, f runs eagerly, so that tape sees 
 """
 import numpy as np
 
-from .tape import (GradientTape, _accumulate, _as_result, _flatten, _recording, _Shape,
-                   _unflatten, value_and_grad)
+from .tape import (GradientTape, _accumulate, _anomaly, _as_result, _flatten, _recording,
+                   _Shape, _unflatten, value_and_grad)
 from .tensor import Tensor, _wrap
 
 
@@ -37,11 +37,13 @@ def trace(f, argnums=0):
         for i in nums:
             if i >= len(args):
                 raise TypeError(f"trace: argnums {i} but only {len(args)} positional arguments")
-        if _recording:  # an outer tape wants to see f's ops
+        if _recording or _anomaly[0]:  # an outer tape wants to see f's ops, or anomaly checks
             return eager(*args)
         leaves = []
         signature = _describe(args, leaves)
         if signature not in plans:  # record; the result comes from running f as usual
+            if len(plans) == MAX_PLANS:  # forget the oldest (a signature that keeps changing)
+                del plans[next(iter(plans))]
             plans[signature] = _Plan.record(f, args, nums)
             return eager(*args)
         plan = plans[signature]
@@ -61,8 +63,11 @@ def trace(f, argnums=0):
         structured = [_unflatten(args[i], iter(part)) for i, part in zip(nums, grads)]
         return value, structured[0] if single else tuple(structured)
 
-    traced.__wrapped__ = f
+    traced.__wrapped__, traced.plans = f, plans  # plans: signature -> plan, for inspection
     return traced
+
+
+MAX_PLANS = 32  # per traced function
 
 
 def _describe(value, leaves):
@@ -97,7 +102,13 @@ class _Plan:
     def record(cls, f, args, nums):
         args = list(args)
         for i in nums:  # the differentiated arguments enter as Tensors, as value_and_grad has them
-            leaves = [x if isinstance(x, Tensor) else Tensor(x) for x in _flatten(args[i])]
+            leaves = _flatten(args[i])
+            for leaf in leaves:
+                if not isinstance(leaf, (Tensor, np.ndarray)) or leaf.dtype.kind not in "fc":
+                    kind = getattr(leaf, "dtype", type(leaf).__name__)
+                    raise TypeError(f"trace: argument {i} holds {kind}; a traced function is "
+                                    "differentiated with respect to floating-point arrays only")
+            leaves = [x if isinstance(x, Tensor) else Tensor(x) for x in leaves]
             args[i] = _unflatten(args[i], iter(leaves))
         with _TracingTape(persistent=True) as tape:
             loss = f(*args)
@@ -161,7 +172,7 @@ class _Plan:
                 read.add(output)
             read.update(slot for i, j, slot in bindings)
             self.backward.append((vjps, op.needs_inputs, values, op.needs_output, output, params,
-                                  bindings, op.name))
+                                  bindings))
         self.unread = [s for s in range(len(self.initial)) if s not in read
                        and self.initial[s] is None]
 
@@ -185,7 +196,7 @@ class _Plan:
         seed = grads[self.loss] = np.empty_like(loss)
         seed.fill(1)
         owned = set()
-        for vjps, slotted, values, needs_output, output, params, bindings, name in self.backward:
+        for vjps, slotted, values, needs_output, output, params, bindings in self.backward:
             g = grads[output]
             if g is None:
                 continue

@@ -102,6 +102,26 @@ def test_misuse_gets_clear_errors():
     x = np.ones(2)
     with pytest.raises(ValueError, match="same array is passed twice"):
         traced(x, x)
+    for argument in (2.0, np.arange(2)):
+        with pytest.raises(TypeError, match="floating-point arrays only"):
+            traced(argument, np.ones(2))
+
+
+def test_a_signature_that_keeps_changing_does_not_pile_up_plans():
+    traced = tflc.trace(lambda x, scale: tflc.sum(x * scale))
+    for k in range(3 * tflc.tracing.MAX_PLANS):
+        value, g = traced(np.ones(2), float(k))  # a new value: a new signature, every time
+        np.testing.assert_array_equal(g.numpy(), [k, k])
+    assert len(traced.plans) == tflc.tracing.MAX_PLANS
+
+
+def test_under_detect_anomaly_f_runs_eagerly_and_is_checked():
+    traced = tflc.trace(lambda x: tflc.sum(tflc.log(x)))
+    for _ in range(2):
+        traced(np.ones(2))
+    with tflc.detect_anomaly(), np.errstate(invalid="ignore"), \
+            pytest.raises(FloatingPointError, match="log"):
+        traced(np.array([1.0, -1.0]))
 
 
 def test_a_constant_value_has_zero_gradients():
