@@ -826,3 +826,20 @@ def test_numpy_scalars_do_not_upcast_float32():
         y = tflc.sum(x * np.float64(2.0) + np.float64(1.0)) ** np.float64(2.0)
     assert y.dtype == np.float32
     assert tape.gradient(y, x).dtype == np.float32
+
+
+@pytest.mark.parametrize("g, shape", [
+    (np.float64(2.0), (300, 40)), (np.float32(3.0), (5000,)), (np.array(1.5), (80, 80)),
+    (np.arange(300.0).reshape(300, 1), (300, 40)), (np.arange(40.0).reshape(1, 40), (300, 40)),
+    (np.arange(600.0).reshape(300, 2)[:, :1], (300, 50)),  # not contiguous: np.broadcast_to
+    (np.float64(2.0), (3, 4)), (np.arange(3.0).reshape(3, 1), (3, 4)),  # small: filled
+], ids=str)
+def test_the_sweeps_broadcast_is_numpys(g, shape):
+    """The sum and mean VJPs broadcast g back with a view built by hand when big; it must be
+    np.broadcast_to's, read-only (a VJP never writes into what it gets)."""
+    from tensorflowlite_clone.ops import _broadcast_array
+    out = _broadcast_array(g, shape)
+    np.testing.assert_array_equal(out, np.broadcast_to(g, shape))
+    assert out.shape == shape and out.dtype == np.asarray(g).dtype
+    if out.size > tflc.tape.SMALL:
+        assert not out.flags.writeable
