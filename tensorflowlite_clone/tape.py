@@ -286,7 +286,7 @@ def _backward(records, target, seed, sources, release=False, depends=None):
         return {}
     anomaly = _anomaly[0]
     grads = {id(target): seed}
-    owned = set()  # keys whose gradient array only this sweep holds: safe to add into
+    summed = set()  # keys whose gradient is a sum this sweep made (its own array to add into)
     while pending:
         record = pending.pop()
         key = record.key
@@ -309,25 +309,29 @@ def _backward(records, target, seed, sources, release=False, depends=None):
             old = grads.get(key)
             if old is None:
                 grads[key] = gx
+            elif key in summed:
+                grads[key] = _add_more(old, gx)
             else:
-                _accumulate(grads, key, old, gx, g, owned)
+                grads[key] = _add_second(old, gx, g)
+                summed.add(key)
     return grads
 
 
-def _accumulate(grads, key, old, gx, g, owned):
-    """Add a further contribution `gx` to `old`, the gradient at grads[key]. In place where that
-    is safe: into arrays no one else holds (a fresh VJP result, an earlier sum; `owned` lists
-    their keys), never into `g` (which a VJP may pass through), views or the caller's arrays."""
-    if key in owned:
-        np.add(old, gx, out=old)
-        return
-    if type(gx) is np.ndarray and gx.base is None and gx is not g:
-        np.add(gx, old, out=gx)
-    else:
-        gx = old + gx
-    grads[key] = gx
-    if type(gx) is np.ndarray:  # not a Tensor, nor a NumPy scalar (a 0-d sum)
-        owned.add(key)
+# Sums of gradient contributions, in place where that is safe: into arrays no one else holds (a
+# fresh VJP result, a sum made here), never into `g` (which a VJP may pass through), views or
+# the caller's arrays.
+def _add_second(first, second, g):
+    """The sum of a tensor's first two gradient contributions, `second` from a VJP given `g`."""
+    if type(second) is np.ndarray and second.base is None and second is not g:
+        return np.add(second, first, out=second)
+    return first + second
+
+
+def _add_more(total, more):
+    """`total` (made by _add_second) plus a further contribution."""
+    if type(total) is np.ndarray:  # not a Tensor, nor a NumPy scalar (a 0-d sum)
+        return np.add(total, more, out=total)
+    return total + more
 
 
 def _downstream(records, keys):

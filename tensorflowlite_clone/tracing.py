@@ -3,12 +3,13 @@
 `trace(f, argnums)` keeps `value_and_grad(f, argnums)`'s contract: it returns f's value and the
 gradients with respect to the arguments `argnums` (arrays, or lists / tuples / dicts of them).
 The first call with a given signature (shapes and dtypes of the arrays, values of the other
-arguments) runs f on a tape that records every op, watched or not, and turns the records into
-a plan: numbered slots for the arguments, the constants and each op's output; which forward
-writes which slot from which; which VJPs the backward pass runs and where their gradients go.
-Later calls replay the plan on new arguments: the ops' own NumPy forwards and VJPs, without
-Tensors, records, identity lookups or conversions, which is most of the eager engine's cost
-on small arrays.
+arguments) runs f on a tape that records every op, watched or not, and writes the records out
+as a straight-line Python function: one line per forward op (`v7 = f3(v5, v6)`), then one line
+per VJP the backward pass needs, in reverse (`t = b3_1(g7, None, v5, v6)`), with each gradient
+summed where it goes. Later calls run that function on the new arguments: the ops' own NumPy
+forwards and VJPs, without Tensors, records, identity lookups or conversions, which is most of
+the eager engine's cost on small arrays. `traced.plans[signature].source` shows the code: the
+Wengert list and its adjoint, as a program.
 
 The contract is that of JAX's `jit`: f computes with the engine's ops on its arguments, the
 same ops for every call with the same signature (no Python branching on values), and reaches
@@ -19,8 +20,8 @@ error. With a tape recording around the call, f runs eagerly, so that tape sees 
 """
 import numpy as np
 
-from .tape import (GradientTape, _accumulate, _anomaly, _as_result, _flatten, _recording,
-                   _Shape, _unflatten, value_and_grad)
+from .tape import (GradientTape, _add_more, _add_second, _anomaly, _as_result, _flatten,
+                   _recording, _Shape, _unflatten, value_and_grad)
 from .tensor import Tensor, _wrap
 
 
@@ -49,7 +50,7 @@ def trace(f, argnums=0):
         plan = plans[signature]
         if plan is None:
             return eager(*args)
-        value, grads = plan.replay(leaves)
+        value, grads = plan.run(leaves)
         if not plan.checked:  # the first replay (on new values, as a rule): compare with f itself
             expected = eager(*args)
             if not _same((value, grads), expected):
@@ -122,126 +123,126 @@ class _Plan:
         """`arguments`: every array leaf of the arguments; `differentiated`: the leaves of each
         differentiated argument."""
         self.checked = False
-        slots, self.initial = {}, []  # id(tensor or array) -> slot; each slot's value at start
+        slots, constants = {}, {}  # id(tensor or array) -> slot number; slot -> constant value
+        names = {"empty_like": np.empty_like, "zeros_like": np.zeros_like, "asarray": np.asarray,
+                 "Tensor": Tensor, "add_second": _add_second, "add_more": _add_more}
 
-        def new_slot(value=None):
-            self.initial.append(value)
-            return len(self.initial) - 1
+        count = iter(range(1 << 62)).__next__  # slot numbers, in order of appearance
 
-        self.argument_slots = []
+        def constant(value):
+            slot = count()
+            constants[slot] = names[f"v{slot}"] = value
+            return slot
+
+        arguments_in = []
         for leaf in arguments:
             array = leaf._value if isinstance(leaf, Tensor) else leaf
             if id(leaf) in slots or id(array) in slots:
                 raise ValueError("trace: the same array is passed twice; a trace would bind "
                                  "both places to one slot (pass a copy)")
-            slot = new_slot()
-            slots[id(leaf)] = slots[id(array)] = slot  # the array too: f may wrap it anew
-            self.argument_slots.append(slot)
+            slots[id(leaf)] = slots[id(array)] = count()  # the array too: f may wrap it anew
+            arguments_in.append(slots[id(leaf)])
 
         def slot_of(x, value):
             slot = slots.get(id(x), slots.get(id(value)))
-            return new_slot(value) if slot is None else slot  # a constant
+            return constant(value) if slot is None else slot
 
-        self.forward = []  # (op, input slots, params, output slot, bindings)
-        for r in records:
-            inputs = tuple(slot_of(x, v) for x, v in zip(r.inputs, r.values))
-            output = slots[id(r.output)] = new_slot()
-            self.forward.append((r.op, inputs, r.params, output, _bindings(r.params, slots)))
-        self.loss = slots[id(loss)]
+        # the forward pass: one line per record
+        lines = [f"def step({', '.join(f'v{s}' for s in arguments_in)}):"]
+        bound = set()  # argument slots that params read (labels in an index)
+        steps = []  # (k, record, input slots, output slot, param expressions)
+        for k, r in enumerate(records):
+            inputs = [slot_of(x, v) for x, v in zip(r.inputs, r.values)]
+            output = slots[id(r.output)] = count()
+            params = [_param_code(p, f"p{k}_{i}", slots, names, bound) for i, p in enumerate(r.params)]
+            names[f"f{k}"] = r.op.forward
+            call = ", ".join([f"v{s}" for s in inputs] + params)
+            lines.append(f"    v{output} = f{k}({call})  # {_label(r.op)} -> {r.output.shape}")
+            if r.output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
+                lines.append(f"    v{output} = asarray(v{output})")
+            steps.append((k, r, inputs, output, params))
+        loss = slots[id(loss)]
 
-        # the backward pass: records on a differentiable path from an argument to the loss
-        self.sources = [slots[id(leaf)] for leaves in differentiated for leaf in leaves]
+        # which outputs depend on a differentiated argument, and which lead to the loss
+        sources = [slots[id(leaf)] for leaves in differentiated for leaf in leaves]
         self.counts = [len(leaves) for leaves in differentiated]
-        depends = set(self.sources)
-        for op, inputs, params, output, bindings in self.forward:
-            if any(vjp and slot in depends for slot, vjp in zip(inputs, op.vjps)):
+        depends = set(sources)
+        for k, r, inputs, output, params in steps:
+            if any(vjp and s in depends for s, vjp in zip(inputs, r.op.vjps)):
                 depends.add(output)
-        read = {self.loss, *self.sources}  # slots the backward pass reads
-        self.backward = []  # (VJPs to run, input values (slots or shapes), params, output, ...)
-        for (op, inputs, params, output, bindings), r in zip(reversed(self.forward), reversed(records)):
-            if output not in depends:
-                continue
-            vjps = tuple((vjp, slot, value.dtype) for slot, value, vjp in zip(inputs, r.values, op.vjps)
-                         if vjp is not None and slot in depends)
-            if op.needs_inputs:
-                values = inputs
-                read.update(inputs)
-            else:  # shapes stand in: the VJPs read no more, so the arrays need not be kept
-                values = tuple(_Shape(v) if isinstance(v, np.ndarray) else v for v in r.values)
-            if op.needs_output:
-                read.add(output)
-            read.update(slot for i, j, slot in bindings)
-            self.backward.append((vjps, op.needs_inputs, values, op.needs_output, output, params,
-                                  bindings))
-        self.unread = [s for s in range(len(self.initial)) if s not in read
-                       and self.initial[s] is None]
+        needed, backward = {loss}, []
+        for step in reversed(steps):
+            k, r, inputs, output, params = step
+            if output in needed and output in depends:
+                backward.append(step)
+                needed.update(s for s, vjp in zip(inputs, r.op.vjps) if vjp and s in depends)
 
-    def replay(self, leaves):
+        # let go of what the backward pass will not read
+        read = {loss, *sources, *bound}
+        for k, r, inputs, output, params in backward:
+            read.update(s for s in inputs if r.op.needs_inputs)
+            read.update([output] if r.op.needs_output else [])
+        unread = [s for s in [*arguments_in, *(step[3] for step in steps)] if s not in read]
+        if unread:
+            lines.append(f"    del {', '.join(f'v{s}' for s in unread)}")
+
+        # the backward pass: each needed VJP, its result summed where it goes
+        lines.append(f"    g{loss} = empty_like(v{loss})")
+        lines.append(f"    g{loss}.fill(1)")
+        contributions = {}
+        for k, r, inputs, output, params in backward:
+            values = []
+            for j, (s, value) in enumerate(zip(inputs, r.values)):
+                if r.op.needs_inputs or not isinstance(value, np.ndarray):
+                    values.append(f"v{s}")
+                else:  # its shape stands in, so the array need not be kept
+                    names[f"shape{k}_{j}"] = _Shape(value)
+                    values.append(f"shape{k}_{j}")
+            call = ", ".join([f"g{output}", f"v{output}" if r.op.needs_output else "None"]
+                             + values + params)
+            for j, (s, vjp) in enumerate(zip(inputs, r.op.vjps)):
+                if not vjp or s not in depends:
+                    continue
+                names[f"b{k}_{j}"], names[f"d{k}_{j}"] = vjp, r.values[j].dtype
+                lines.append(f"    t = b{k}_{j}({call})  # {_label(r.op)}, input {j}")
+                lines.append(f"    if t.dtype != d{k}_{j}: t = t.astype(d{k}_{j})")
+                n = contributions[s] = contributions.get(s, 0) + 1
+                lines.append(f"    g{s} = " + ("t" if n == 1 else
+                                               f"add_second(g{s}, t, g{output})" if n == 2 else
+                                               f"add_more(g{s}, t)"))
+            lines.append(f"    del g{output}")
+        results = [f"g{s}" if s in contributions else f"zeros_like(v{s})" for s in sources]
+        lines.append(f"    return v{loss}, [{', '.join(results)}]")
+        self.source = "\n".join(lines) + "\n"
+        exec(compile(self.source, "<traced step>", "exec"), names)
+        self._step = names["step"]
+
+    def run(self, leaves):
         """(value, gradients per differentiated argument) for arguments whose arrays are
         `leaves` (in `_describe`'s order)."""
-        vals = self.initial.copy()
-        for slot, leaf in zip(self.argument_slots, leaves):
-            vals[slot] = leaf._value if isinstance(leaf, Tensor) else leaf
-        fetch = vals.__getitem__
-        for op, inputs, params, output, bindings in self.forward:
-            if bindings:
-                params = _bound(params, bindings, vals)
-            value = op.forward(*map(fetch, inputs), *params)
-            vals[output] = value if type(value) is np.ndarray else np.asarray(value)
-        loss = vals[self.loss]
-        for slot in self.unread:  # free what no VJP reads
-            vals[slot] = None
-
-        grads = [None] * len(vals)
-        seed = grads[self.loss] = np.empty_like(loss)
-        seed.fill(1)
-        owned = set()
-        for vjps, slotted, values, needs_output, output, params, bindings in self.backward:
-            g = grads[output]
-            if g is None:
-                continue
-            grads[output] = None
-            if bindings:
-                params = _bound(params, bindings, vals)
-            args = (g, vals[output] if needs_output else None,
-                    *(map(fetch, values) if slotted else values), *params)
-            for vjp, slot, dtype in vjps:
-                gx = vjp(*args)
-                if gx.dtype != dtype:
-                    gx = gx.astype(dtype)
-                old = grads[slot]
-                if old is None:
-                    grads[slot] = gx
-                else:
-                    _accumulate(grads, slot, old, gx, g, owned)
-        handed_out = {id(seed)}
-        results = iter([_as_result(np.zeros_like(vals[slot]) if grads[slot] is None else grads[slot],
-                                   handed_out) for slot in self.sources])
+        loss, grads = self._step(*[x._value if isinstance(x, Tensor) else x for x in leaves])
+        handed_out = set()
+        results = iter([_as_result(g, handed_out) for g in grads])
         # one list per differentiated argument, for the caller to put back into its structure
         return _wrap(loss), [[next(results) for _ in range(n)] for n in self.counts]
 
 
-def _bindings(params, slots):
-    """Params that are argument arrays (labels inside an index tuple, say): (position, index in
-    a tuple param or None, slot), so a replay passes the new array."""
-    found = []
-    for i, p in enumerate(params):
-        if type(p) is np.ndarray and id(p) in slots:
-            found.append((i, None, slots[id(p)]))
-        elif type(p) is tuple:
-            found.extend((i, j, slots[id(q)]) for j, q in enumerate(p)
-                         if type(q) is np.ndarray and id(q) in slots)
-    return tuple(found)
+def _label(op):
+    return " ".join(op.name.split())  # a comment stays on its line
 
 
-def _bound(params, bindings, vals):
-    params = list(params)
-    for i, j, slot in bindings:
-        if j is None:
-            params[i] = vals[slot]
-        else:
-            params[i] = params[i][:j] + (vals[slot],) + params[i][j + 1:]
-    return tuple(params)
+def _param_code(param, name, slots, names, bound):
+    """Python source for a record's parameter: a name bound to the constant, or, for an argument
+    array (labels in an index tuple, say), that argument's slot (added to `bound`), so each call
+    passes the new one."""
+    if type(param) is np.ndarray and id(param) in slots:
+        bound.add(slots[id(param)])
+        return f"v{slots[id(param)]}"
+    if type(param) is tuple and any(type(q) is np.ndarray and id(q) in slots for q in param):
+        return "(" + "".join(_param_code(q, f"{name}_{j}", slots, names, bound) + ", "
+                             for j, q in enumerate(param)) + ")"
+    names[name] = param
+    return name
 
 
 def _same(result, expected):

@@ -154,3 +154,22 @@ def test_two_layer_net_traced_method_matches_autodiff(dtype):
             assert grads[k].dtype == dtype
             np.testing.assert_array_equal(grads[k], expected[k])
             net.params[k] = net.params[k] - 0.5 * grads[k]
+
+
+def test_the_plan_reads_as_a_program():
+    """The recorded ops come out as straight-line code: the forward pass, then each VJP."""
+    traced = tflc.trace(lambda x, w: tflc.sum(tflc.exp(x @ w)))
+    traced(np.ones((2, 3)), np.ones((3, 4)))
+    (plan,) = traced.plans.values()
+    forward, backward = plan.source.split("empty_like")
+    assert "# matmul -> (2, 4)" in forward and "# exp -> (2, 4)" in forward
+    assert backward.index("# sum, input 0") < backward.index("# exp, input 0") < backward.index(
+        "# matmul, input 0")
+
+
+def test_a_primitive_name_cannot_break_the_generated_code():
+    odd = tflc.Primitive("two\nlines", lambda x: x * 2.0, (lambda g, ans, x: g * 2.0,))
+    traced = tflc.trace(lambda x: tflc.sum(odd(x)))
+    for _ in range(3):
+        value, g = traced(np.ones(3))
+        np.testing.assert_array_equal(g.numpy(), [2.0, 2.0, 2.0])
