@@ -18,6 +18,8 @@ comparison, arithmetic on `.numpy()`) is frozen into the plan as a constant; to 
 the first replay of every plan is compared with running f eagerly, and a difference is an
 error. With a tape recording around the call, f runs eagerly, so that tape sees its ops.
 """
+import itertools
+
 import numpy as np
 
 from .tape import (GradientTape, _add_more, _add_second, _anomaly, _as_result, _flatten,
@@ -97,7 +99,8 @@ class _TracingTape(GradientTape):
 
 
 class _Plan:
-    """The recorded ops of one call, as slot numbers (see the module docstring)."""
+    """The recorded ops of one call, written out as a Python function (the module docstring
+    says how); `source` is its code, `run` calls it."""
 
     @classmethod
     def record(cls, f, args, nums):
@@ -123,15 +126,15 @@ class _Plan:
         """`arguments`: every array leaf of the arguments; `differentiated`: the leaves of each
         differentiated argument."""
         self.checked = False
-        slots, constants = {}, {}  # id(tensor or array) -> slot number; slot -> constant value
+        slots = {}  # id(tensor or array) -> slot: the variable v<slot> of the generated code
         names = {"empty_like": np.empty_like, "zeros_like": np.zeros_like, "asarray": np.asarray,
                  "Tensor": Tensor, "add_second": _add_second, "add_more": _add_more}
 
-        count = iter(range(1 << 62)).__next__  # slot numbers, in order of appearance
+        count = itertools.count().__next__  # slot numbers, in order of appearance
 
-        def constant(value):
+        def constant(value):  # a global of the generated code
             slot = count()
-            constants[slot] = names[f"v{slot}"] = value
+            names[f"v{slot}"] = value
             return slot
 
         arguments_in = []
