@@ -279,9 +279,14 @@ def _backward(records, target, seed, sources, release=False, depends=None):
     pending = list(records)
     if release:
         records.clear()
-        if not on_tensors:
-            for record in pending:
-                _trim(record)
+        for record in () if on_tensors else pending:  # trim to what the VJPs read
+            op = record.op
+            if record.shared:  # another tape will read it
+                continue
+            if not op.needs_output:
+                record.output = None
+            if not op.needs_inputs:
+                _let_inputs_go(record)
     if id(target) not in depends:
         return {}
     anomaly = _anomaly[0]
@@ -343,22 +348,15 @@ def _downstream(records, keys):
     return depends
 
 
-def _trim(record):
-    """Drop what the record's VJPs will not read: the output, or big input arrays (shapes stand
-    in for them, and the inputs' ids, taken while they are all alive, for the tensors)."""
-    op = record.op
-    if record.shared:  # another tape will read it
-        return
-    if not op.needs_output:
-        record.output = None
-    if not op.needs_inputs:
-        for v in record.values:  # a loop, not a generator, which would cost more than it saves
-            if type(v) is np.ndarray and v.size > SMALL:
-                record.keys = tuple(map(id, record.inputs))
-                record.values = tuple(_Shape(v) if type(v) is np.ndarray else v
-                                      for v in record.values)
-                record.inputs = None
-                break
+def _let_inputs_go(record):
+    """For a record whose VJPs read only the inputs' shapes: if an input array is big, shapes
+    stand in for the arrays, and the inputs' ids (taken while all are alive) for the tensors."""
+    for v in record.values:  # a loop, not a generator, which would cost more than it saves
+        if type(v) is np.ndarray and v.size > SMALL:
+            record.keys = tuple(map(id, record.inputs))
+            record.values = tuple(_Shape(v) if type(v) is np.ndarray else v for v in record.values)
+            record.inputs = None
+            return
 
 
 SMALL = 4096  # elements: below this, freeing an array early is not worth a Python call
@@ -385,20 +383,33 @@ def _as_result(g, handed_out):
 
 
 # --- structure of `sources`: a tensor, or lists / tuples / dicts of them ---------------------
+_NESTED = (list, tuple, dict)
+
+
 def _flatten(structure):
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in _flatten(item)]
-    if isinstance(structure, dict):
-        return [leaf for item in structure.values() for leaf in _flatten(item)]
-    return [structure]
+    """The leaves of `structure`, in order (a loop, not a recursion per leaf: this runs on
+    every gradient call)."""
+    if not isinstance(structure, _NESTED):
+        return [structure]
+    leaves = []
+    for item in structure.values() if isinstance(structure, dict) else structure:
+        if isinstance(item, _NESTED):
+            leaves.extend(_flatten(item))
+        else:
+            leaves.append(item)
+    return leaves
 
 
 def _unflatten(structure, leaves):
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(_unflatten(item, leaves) for item in structure)
+    """`structure` with its leaves replaced, in order, by those of the iterator `leaves`."""
+    if not isinstance(structure, _NESTED):
+        return next(leaves)
     if isinstance(structure, dict):
-        return {key: _unflatten(item, leaves) for key, item in structure.items()}
-    return next(leaves)
+        return {key: _unflatten(item, leaves) if isinstance(item, _NESTED) else next(leaves)
+                for key, item in structure.items()}
+    items = [_unflatten(item, leaves) if isinstance(item, _NESTED) else next(leaves)
+             for item in structure]
+    return items if type(structure) is list else type(structure)(items)
 
 
 # --- functional helpers ----------------------------------------------------------------------
