@@ -37,7 +37,8 @@ class Primitive:
     """A differentiable op: a NumPy `forward` and one VJP per input (None: not differentiable).
 
     Calling it converts the inputs, runs the forward pass and records the call on every
-    recording tape that watches one of the inputs. `vjps[k](g, ans, *inputs, *params)` maps
+    recording tape that watches one of the inputs (an op without any VJP, like stop_gradient, is
+    never recorded: nothing could flow back through it). `vjps[k](g, ans, *inputs, *params)` maps
     the output's gradient `g` to input k's; it is written with operators and ndarray-style
     methods, so the same code runs on raw arrays (plain sweep) and on Tensors (recorded on an
     outer tape, which is how higher-order derivatives come for free). A VJP returns a new
