@@ -128,7 +128,7 @@ class _Plan:
         self.checked = False
         slots = {}  # id(tensor or array) -> slot: the variable v<slot> of the generated code
         names = {"empty_like": np.empty_like, "zeros_like": np.zeros_like, "asarray": np.asarray,
-                 "Tensor": Tensor, "add_second": _add_second, "add_more": _add_more}
+                 "add_second": _add_second, "add_more": _add_more}
 
         count = itertools.count().__next__  # slot numbers, in order of appearance
 
