@@ -43,34 +43,25 @@ def make_problem(size, dtype, seed=0):
 # --- the implementations: each `make_*(X, y, params)` returns a zero-argument step ---------------
 def make_hand(X, y, params):
     """The seed's hand-derived step (models.two_layer_net.manual_loss) plus the SGD update."""
-    net = _net_with(params)
-
-    def step():
-        loss, grads = net.loss(X, y, reg=REG, method="manual")
-        for k, g in grads.items():
-            net.params[k] -= LR * g
-        return loss
-    return step
+    return _net_step(X, y, params, "manual")
 
 
 def make_engine(X, y, params):
     """The engine through TwoLayerNet's autodiff path plus the same SGD update."""
-    net = _net_with(params)
-
-    def step():
-        loss, grads = net.loss(X, y, reg=REG)
-        for k, g in grads.items():
-            net.params[k] -= LR * g
-        return loss
-    return step
+    return _net_step(X, y, params, "autodiff")
 
 
 def make_traced(X, y, params):
     """The engine's step recorded once and replayed (TwoLayerNet's method="traced", tflc.trace)."""
+    return _net_step(X, y, params, "traced")
+
+
+def _net_step(X, y, params, method):
+    """One step of TwoLayerNet.loss(method=...) on copies of `params`, plus the SGD update."""
     net = _net_with(params)
 
     def step():
-        loss, grads = net.loss(X, y, reg=REG, method="traced")
+        loss, grads = net.loss(X, y, reg=REG, method=method)
         for k, g in grads.items():
             net.params[k] -= LR * g
         return loss
