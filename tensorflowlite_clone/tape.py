@@ -429,8 +429,7 @@ def value_and_grad(f, argnums=0):
         for i in nums:
             if i >= len(args):
                 raise TypeError(f"value_and_grad: argnums {i} but only {len(args)} positional arguments")
-            leaves = [x if isinstance(x, Tensor) else Tensor(x) for x in _flatten(args[i])]
-            args[i] = _unflatten(args[i], iter(leaves))
+            args[i] = _as_tensors(args[i])
         sources = [args[i] for i in nums]
         with GradientTape() as tape:
             tape.watch(sources)
@@ -439,6 +438,12 @@ def value_and_grad(f, argnums=0):
         return value, grads[0] if single else tuple(grads)
 
     return wrapped
+
+
+def _as_tensors(structure):
+    """`structure` (an array, a Tensor, or lists / tuples / dicts of them) with Tensors for leaves."""
+    return _unflatten(structure, (x if isinstance(x, Tensor) else Tensor(x)
+                                  for x in _flatten(structure)))
 
 
 def grad(f, argnums=0):

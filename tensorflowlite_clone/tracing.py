@@ -22,8 +22,8 @@ import itertools
 
 import numpy as np
 
-from .tape import (GradientTape, _add_more, _add_second, _anomaly, _as_result, _flatten,
-                   _recording, _Shape, _unflatten, value_and_grad)
+from .tape import (GradientTape, _add_more, _add_second, _anomaly, _as_result, _as_tensors,
+                   _flatten, _recording, _Shape, _unflatten, value_and_grad)
 from .tensor import Tensor, _wrap
 
 
@@ -106,14 +106,12 @@ class _Plan:
     def record(cls, f, args, nums):
         args = list(args)
         for i in nums:  # the differentiated arguments enter as Tensors, as value_and_grad has them
-            leaves = _flatten(args[i])
-            for leaf in leaves:
+            for leaf in _flatten(args[i]):
                 if not isinstance(leaf, (Tensor, np.ndarray)) or leaf.dtype.kind not in "fc":
                     kind = getattr(leaf, "dtype", type(leaf).__name__)
                     raise TypeError(f"trace: argument {i} holds {kind}; a traced function is "
                                     "differentiated with respect to floating-point arrays only")
-            leaves = [x if isinstance(x, Tensor) else Tensor(x) for x in leaves]
-            args[i] = _unflatten(args[i], iter(leaves))
+            args[i] = _as_tensors(args[i])
         with _TracingTape(persistent=True) as tape:
             loss = f(*args)
         if not isinstance(loss, Tensor) or not any(r.output is loss for r in tape._records):
