@@ -63,13 +63,14 @@ class Primitive:
         inputs, params = args[:self.arity], args[self.arity:]
         values = []
         for x in inputs:
-            v = x._value if isinstance(x, Tensor) else x
-            if not (type(v) is np.ndarray and v.dtype.kind in "fc" or type(v) in _NUMBERS):
-                # anything but float arrays and Python numbers needs converting (rare)
+            if isinstance(x, Tensor):  # a Tensor always holds a float array
+                values.append(x._value)
+            elif type(x) in _NUMBERS or type(x) is np.ndarray and x.dtype.kind in "fc":
+                values.append(x)
+            else:  # anything else needs converting (rare)
                 inputs = tuple(_entering(x) if vjp else x for x, vjp in zip(inputs, self.vjps))
                 values = [x._value if isinstance(x, Tensor) else x for x in inputs]
                 break
-            values.append(v)
         try:
             value = self.forward(*values, *params)
         except (ValueError, IndexError) as error:
@@ -94,6 +95,8 @@ class Primitive:
                         record.shared = True
                     tape._records.append(record)
                     tape._watched[record.key] = output
+                    if value.size > SMALL:
+                        tape._holds_big = True
         return output
 
     def __repr__(self):
@@ -131,6 +134,7 @@ class GradientTape:
         self._watched = {}   # id -> tensor (kept alive so ids stay unique): leaves and outputs
         self._leaves = set()  # ids of the tensors watched directly (not computed on the tape)
         self._variables = {}  # id -> Variable, in the order they were first watched
+        self._holds_big = False  # whether an op recorded here produced a big array
         self._used = False
 
     # --- context ----------------------------------------------------------------------------
@@ -205,7 +209,7 @@ class GradientTape:
         self._watched.clear()
         self._leaves.clear()
         self._variables.clear()
-        self._used = False
+        self._holds_big = self._used = False
 
     # --- differentiation ----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
@@ -235,8 +239,9 @@ class GradientTape:
         depends = set(self._watched) if self._leaves <= {id(s) for s in connected} else None
         if not self.persistent:  # release now: the sweep then frees each record once it is used
             self._used, self._records, self._watched, self._leaves = True, [], {}, set()
-        grads = _backward(records, target, seed, connected, release=not self.persistent,
-                          depends=depends)
+        release = not self.persistent
+        grads = _backward(records, target, seed, connected, release=release,
+                          trim=release and self._holds_big, depends=depends)
         results, handed_out = [], {id(seed)}  # the seed may be the caller's own array
         for s in flat_sources:
             g = grads.get(id(s))
@@ -262,16 +267,17 @@ def _seed(target, output_gradients, on_tensors):
     return seed if on_tensors else seed._value
 
 
-def _backward(records, target, seed, sources, release=False, depends=None):
+def _backward(records, target, seed, sources, release=False, trim=False, depends=None):
     """Sweep `records` in reverse, accumulating d(target)/d(tensor) in a dict keyed by identity.
 
     Only records downstream of a source matter (`depends`: the ids of the tensors that depend on
     a source, found here unless the caller knows them); each record's output gradient is popped
     when consumed (freeing it early) unless that tensor is itself a source. With `release` (the
-    tape's records are no longer wanted) `records` is emptied first and each record is trimmed
-    to what its VJPs read, so intermediates that only the tape held are freed before the sweep
-    starts, and the rest as it goes. With an outer tape recording, the VJPs run on Tensors and
-    get recorded there (higher-order derivatives).
+    tape's records are no longer wanted) `records` is emptied first, so each record is freed
+    once swept; with `trim` as well (worth it when they hold big arrays), each record is first
+    cut down to what its VJPs read, so intermediates that only the tape held are freed before
+    the sweep starts. With an outer tape recording, the VJPs run on Tensors and get recorded
+    there (higher-order derivatives).
     """
     keep = {id(s) for s in sources}
     on_tensors = bool(_recording)
@@ -280,7 +286,8 @@ def _backward(records, target, seed, sources, release=False, depends=None):
     pending = list(records)
     if release:
         records.clear()
-        for record in () if on_tensors else pending:  # trim to what the VJPs read
+    if trim and not on_tensors:
+        for record in pending:
             op = record.op
             if record.shared:  # another tape will read it
                 continue
