@@ -224,8 +224,8 @@ class GradientTape:
                 raise RuntimeError("gradient: called inside the non-persistent tape's own `with` "
                                    "block; call it after the block, or use persistent=True")
         flat_sources = _flatten(sources)
-        for k, s in enumerate(flat_sources):
-            if not isinstance(s, (Tensor, np.ndarray)) or s.dtype.kind not in "fc":
+        for k, s in enumerate(flat_sources):  # (a Tensor always holds floats)
+            if not (isinstance(s, Tensor) or isinstance(s, np.ndarray) and s.dtype.kind in "fc"):
                 kind = getattr(s, "dtype", type(s).__name__)
                 raise TypeError(f"gradient: source {k} is {kind}; only floating-point "
                                 "Tensors or arrays have gradients")
@@ -255,8 +255,8 @@ def _seed(target, output_gradients, on_tensors):
     """The gradient the sweep starts from: ones (sum of the target) or `output_gradients`."""
     value = target._value if isinstance(target, Tensor) else target
     if output_gradients is None:
-        seed = np.empty_like(value)  # and fill: np.ones_like is a slow Python wrapper
-        seed.fill(1)
+        seed = np.empty(value.shape, value.dtype)  # and fill: np.ones is a slow Python wrapper
+        seed[...] = 1.0
         return _wrap(seed) if on_tensors else seed
     seed = output_gradients if isinstance(output_gradients, Tensor) else Tensor(output_gradients)
     if seed.shape != value.shape:
@@ -315,8 +315,8 @@ def _backward(records, target, seed, sources, release=False, trim=False, depends
             if vjp is None or key not in depends:
                 continue
             gx = vjp(*args)
-            if gx.dtype != value.dtype:  # e.g. a float32 weight meeting float64 data
-                gx = gx.astype(value.dtype)
+            if gx.dtype is not value.dtype and gx.dtype != value.dtype:  # (`is`: the common case)
+                gx = gx.astype(value.dtype)  # e.g. a float32 weight meeting float64 data
             if anomaly:
                 _check_finite(gx, f"{op.name} produced {{}} in its backward pass", record.where)
             old = grads.get(key)
