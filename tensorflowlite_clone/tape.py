@@ -47,7 +47,8 @@ class Primitive:
 
     `needs_output=False` says no VJP reads `ans`, `needs_inputs=False` that none reads an
     input's value (only its shape and dtype): a one-shot sweep then lets those arrays go
-    before it starts, so the backward pass does not hold every intermediate of the forward.
+    before it starts (if the tape holds a big one), so the backward pass does not hold every
+    intermediate of the forward.
     """
 
     __slots__ = ("name", "forward", "vjps", "shape_error", "arity", "differentiable",
