@@ -81,7 +81,9 @@ class Primitive:
             else:
                 message = f"{error} (input shapes {', '.join(map(str, shapes))})"
             raise type(error)(f"{self.name}: {message}") from None
-        output = _wrap(value if type(value) is np.ndarray else np.asarray(value))
+        if type(value) is not np.ndarray:  # a NumPy or Python scalar
+            value = np.asarray(value)
+        output = _wrap(value)
         where = None
         if _anomaly[0]:
             where = _user_frame()
@@ -238,9 +240,9 @@ class GradientTape:
         connected = [s for s in flat_sources if id(s) in self._watched]
         # when every leaf is a source, every tensor the tape watches depends on a source
         depends = set(self._watched) if self._leaves <= {id(s) for s in connected} else None
-        if not self.persistent:  # release now: the sweep then frees each record once it is used
-            self._used, self._records, self._watched, self._leaves = True, [], {}, set()
         release = not self.persistent
+        if release:  # now: the sweep then frees each record once it is used
+            self._used, self._records, self._watched, self._leaves = True, [], {}, set()
         grads = _backward(records, target, seed, connected, release=release,
                           trim=release and self._holds_big, depends=depends)
         results, handed_out = [], {id(seed)}  # the seed may be the caller's own array

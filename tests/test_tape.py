@@ -746,6 +746,16 @@ def test_a_released_sweep_frees_an_output_before_vjps_that_do_not_read_it():
         np.testing.assert_array_equal(seen["ans"], np.full(value.shape, 2.0))
 
 
+def test_a_primitive_whose_forward_returns_a_python_number_is_recorded_as_an_array():
+    total = tflc.Primitive("total", lambda x: float(x.sum()), (lambda g, ans, x: g * (x * 0.0 + 1.0),))
+    for size in (3, 2 * tflc.tape.SMALL):  # below and above the size where a sweep trims
+        x = tflc.Variable(np.linspace(0.0, 1.0, size))
+        with tflc.GradientTape() as tape:
+            y = total(x) * 2.0
+        assert type(y.numpy()) is np.ndarray and y.shape == ()
+        np.testing.assert_array_equal(tape.gradient(y, x).numpy(), np.full(size, 2.0))
+
+
 def test_a_one_shot_sweep_frees_what_no_vjp_reads_before_it_starts():
     """`h` feeds `add` (whose VJPs read only shapes) and comes out of `multiply` (whose VJPs do
     not read the output): once the forward pass is over only the tape holds it, and a one-shot
