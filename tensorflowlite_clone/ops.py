@@ -15,8 +15,8 @@ from numbers import Number
 
 import numpy as np
 
-from .tape import SMALL, Primitive
-from .tensor import Tensor, as_array
+from .tape import SMALL, Primitive, is_int
+from .tensor import Tensor, _read, as_array
 
 BROADCAST_ERROR = "cannot broadcast {} with {}"
 
@@ -97,11 +97,14 @@ _power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0
 
 
 def power(x, exponent):
-    """`x ** exponent` for a scalar (Python or NumPy number) exponent."""
-    if isinstance(exponent, Tensor) or not isinstance(exponent, Number):
-        raise TypeError(f"power: the exponent must be a scalar number, got {type(exponent).__name__}")
+    """`x ** exponent` for a real scalar (Python or NumPy number) exponent."""
+    if (isinstance(exponent, (Tensor, bool, np.bool_, complex, np.complexfloating))
+            or not isinstance(exponent, Number)):
+        raise TypeError(f"power: the exponent must be a real number, got {exponent!r}")
     if isinstance(exponent, np.number):
         exponent = exponent.item()  # a Python number: NumPy types it weakly, so no upcast
+    if isinstance(exponent, int) and abs(exponent) > 2 ** 53:
+        raise OverflowError(f"power: the exponent {exponent:.6g} is too large")
     return _power(x, exponent)
 
 
@@ -179,14 +182,22 @@ matmul = Primitive("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b), "canno
 # Python dispatch per call, which is most of an op's cost on small arrays.
 def _kept(g, x, axis, keepdims):
     """`g` shaped as if the reduction had kept its dims, so it broadcasts against `x`."""
-    if keepdims or axis is None:
+    if keepdims or axis is None or x.ndim == 0:  # (a 0-d array reduces over axis 0 to itself)
         return g
     axes = [a % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,))]
     return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
 
 
-def _axis(axis):
-    return tuple(axis) if isinstance(axis, list) else axis
+def _axis(axis, op):
+    """A reduction's `axis` as NumPy takes it: None, an int or a tuple of ints (not a float, a
+    bool or an array, which NumPy refuses too)."""
+    if axis is None or type(axis) is int:
+        return axis
+    if is_int(axis):
+        return int(axis)
+    if isinstance(axis, (tuple, list)) and all(map(is_int, axis)):
+        return tuple(map(int, axis))
+    raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
 
 
 def _broadcast_array(g, shape):
@@ -213,7 +224,7 @@ _broadcast_back = _tensor_or_array(_broadcast_to, _broadcast_array)
 
 
 def broadcast_to(x, shape):
-    return _broadcast_to(x, tuple(shape))
+    return _broadcast_to(x, _shape(shape, "broadcast_to"))
 
 
 _sum = Primitive("sum", _add_reduce, (
@@ -222,13 +233,20 @@ _sum = Primitive("sum", _add_reduce, (
 
 
 def _mean_forward(x, axis, keepdims):
+    x = np.asarray(x)  # (a Python number is a 0-d mean)
+    if x.dtype == np.float16:  # sum and count overflow float16 at 65504: NumPy uses float32
+        return _mean_forward(x.astype(np.float32), axis, keepdims).astype(np.float16)
     total = _add_reduce(x, axis, keepdims)
     return total / (x.size // builtins.max(total.size, 1))  # a Python int keeps the dtype
 
 
 def _mean_grad(g, ans, x, axis, keepdims):
     count = x.size // builtins.max(ans.size, 1)
-    return _broadcast_back(_kept(g, x, axis, keepdims) / count, x.shape)
+    if g.dtype == np.float16:  # (a count above 65504 would be inf in float16)
+        share = (_kept(g, x, axis, keepdims).astype(np.float32) / count).astype(np.float16)
+    else:
+        share = _kept(g, x, axis, keepdims) / count
+    return _broadcast_back(share, x.shape)
 
 
 _mean = Primitive("mean", _mean_forward, (_mean_grad,), needs_inputs=False)
@@ -245,16 +263,16 @@ _max = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis, kee
 
 
 def sum(x, axis=None, keepdims=False):
-    return _sum(x, _axis(axis), keepdims)
+    return _sum(x, _axis(axis, "sum"), bool(keepdims))
 
 
 def mean(x, axis=None, keepdims=False):
-    return _mean(x, _axis(axis), keepdims)
+    return _mean(x, _axis(axis, "mean"), bool(keepdims))
 
 
 def max(x, axis=None, keepdims=False):
     """Maximum over `axis`. With ties, the gradient is split evenly among the tied entries."""
-    return _max(x, _axis(axis), keepdims)
+    return _max(x, _axis(axis, "max"), bool(keepdims))
 
 
 # --- shape and indexing --------------------------------------------------------------------------
@@ -263,7 +281,16 @@ _reshape = Primitive("reshape", np.reshape, (lambda g, ans, x, shape: g.reshape(
 
 
 def reshape(x, shape):
-    return _reshape(x, shape)
+    return _reshape(x, _shape(shape, "reshape"))
+
+
+def _shape(shape, op):
+    """A shape as NumPy takes it: an int or a tuple of ints."""
+    if is_int(shape):
+        return (int(shape),)
+    if isinstance(shape, (tuple, list)) and all(map(is_int, shape)):
+        return tuple(map(int, shape))
+    raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}")
 
 
 def _transpose_grad(g, ans, x, axes):
@@ -277,7 +304,11 @@ _transpose = Primitive("transpose", np.transpose, (_transpose_grad,), needs_outp
 
 
 def transpose(x, axes=None):
-    return _transpose(x, None if axes is None else tuple(axes))
+    if axes is None:
+        return _transpose(x, None)
+    if not (isinstance(axes, (tuple, list)) and all(map(is_int, axes))):
+        raise TypeError(f"transpose: axes must be a tuple of ints, got {axes!r}")
+    return _transpose(x, tuple(map(int, axes)))
 
 
 def _scatter_add_forward(g, index, shape):
@@ -308,7 +339,15 @@ def _index(part):
     if isinstance(part, Tensor):
         raise TypeError("getitem: index with integer NumPy arrays, not Tensors")
     if isinstance(part, (list, tuple)):  # inside an index, NumPy reads a sequence as an array
-        return np.asarray(part)
+        for item in part:  # a trace cannot redo this on the next call's arrays
+            if isinstance(item, np.ndarray):
+                _read(item, "an index list made of arrays")
+        try:
+            array = np.asarray(part)
+        except ValueError:
+            raise IndexError(f"getitem: the index list {part!r} is ragged (its rows differ in "
+                             "length)") from None
+        return array.astype(np.intp) if array.size == 0 else array  # [] selects nothing
     return part
 
 
@@ -325,7 +364,10 @@ _cast = Primitive("cast", lambda x, dtype: np.asarray(x, dtype),
 
 
 def cast(x, dtype):
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"cast: {dtype!r} is not a NumPy dtype") from None
     if dtype.kind not in "fc":
         raise TypeError(f"cast: tensors hold floating-point values, not {dtype}")
     return _cast(x, dtype)

@@ -6,14 +6,23 @@ already a topological order, so the backward sweep is one reversed loop: no recu
 import contextlib
 import os
 import sys
+import threading
 
 import numpy as np
 
 from .tensor import Tensor, Variable, _wrap, as_array
 
-_tapes = []        # tapes inside their `with` block, innermost last
-_recording = []    # those of them currently recording
-_anomaly = [False]  # set by detect_anomaly()
+class _State(threading.local):
+    """What is recording, per thread (as in TensorFlow): a tape sees only its own thread's ops."""
+
+    def __init__(self):
+        self.tapes = []         # tapes inside their `with` block, innermost last
+        self.recording = []     # those of them currently recording
+        self.anomaly = False    # set by detect_anomaly()
+        self.tracing = None     # the tape recording a trace (tracing.py), if any
+
+
+_state = _State()
 
 
 class Record:
@@ -69,28 +78,25 @@ class Primitive:
             elif type(x) in _NUMBERS or type(x) is np.ndarray and x.dtype.kind in "fc":
                 values.append(x)
             else:  # anything else needs converting (rare)
-                inputs = tuple(_entering(x) if vjp else x for x, vjp in zip(inputs, self.vjps))
+                inputs = tuple(_entering(x, self.name) if vjp else x
+                               for x, vjp in zip(inputs, self.vjps))
                 values = [x._value if isinstance(x, Tensor) else x for x in inputs]
                 break
         try:
             value = self.forward(*values, *params)
-        except (ValueError, IndexError) as error:
-            shapes = [np.shape(v) for v in values]
-            if self.shape_error:  # the op knows how to say it: "cannot multiply (3, 4) by (5, 2)"
-                message = self.shape_error.format(*shapes)
-            else:
-                message = f"{error} (input shapes {', '.join(map(str, shapes))})"
-            raise type(error)(f"{self.name}: {message}") from None
+        except _REWORDED as error:
+            raise self.error(error, [np.shape(v) for v in values]) from None
         if type(value) is not np.ndarray:  # a NumPy or Python scalar
             value = np.asarray(value)
         output = _wrap(value)
+        state = _state
         where = None
-        if _anomaly[0]:
+        if state.anomaly:
             where = _user_frame()
-            _check_finite(value, f"{self.name} produced {{}} in its forward pass", where)
-        if _recording:
+            _check_forward(self, value, values, where)
+        if state.recording:
             record = None
-            for tape in _recording:
+            for tape in state.recording:
                 if tape._will_record(self, inputs):
                     if record is None:
                         record = Record(self, inputs, values, output, params, where)
@@ -102,24 +108,48 @@ class Primitive:
                         tape._holds_big = True
         return output
 
+    def error(self, error, shapes):
+        """`error`, raised by this op's forward on inputs of `shapes`, reworded to name the op:
+        `matmul: cannot multiply (3, 4) by (5, 2)`, `reshape: ...`."""
+        if isinstance(error, (ValueError, IndexError)):
+            message = (self.shape_error.format(*shapes) if self.shape_error else
+                       f"{error} (input shapes {', '.join(map(str, shapes))})")
+        else:
+            message = str(error)
+        return reworded(error, f"{self.name}: {message}")
+
     def __repr__(self):
         return f"<primitive {self.name}>"
 
 
 _NUMBERS = (float, int)  # not bool, whose type is not int
+_REWORDED = (ValueError, IndexError, TypeError, OverflowError, MemoryError)
 
 
-def _entering(x):
+def reworded(error, message):
+    """An exception of `error`'s class (or of the builtin class it derives from, when its
+    constructor wants more than a message) carrying `message`."""
+    try:
+        new = type(error)(message)
+        if str(new) == message:
+            return new
+    except Exception:  # e.g. NumPy's UFuncTypeError, _ArrayMemoryError
+        pass
+    return next(kind for kind in type(error).__mro__ if kind.__module__ == "builtins")(message)
+
+
+def _entering(x, op):
     """Inputs to differentiable math: Tensors stay; scalars become Python numbers, which NumPy
-    types weakly, so no scalar upcasts float32 (a NumPy float64 scalar would); arrays keep
-    their identity if float, else become float64."""
+    types weakly, so no scalar upcasts float32 (a NumPy float64 scalar would); float arrays keep
+    their identity; other numbers become float64 (`as_array`); anything else is a TypeError."""
     if isinstance(x, np.number):
         return x.item()
     if isinstance(x, (Tensor, float, int)) and not isinstance(x, bool):
         return x
-    if isinstance(x, np.ndarray):
-        return x if x.dtype.kind in "fc" else x.astype(np.float64)
-    return as_array(x)
+    if isinstance(x, (list, tuple)) and any(isinstance(item, Tensor) for item in _flatten(x)):
+        raise TypeError(f"{op}: got a {type(x).__name__} of Tensors; turning it into an array "
+                        "would drop their gradients (combine them with the engine's ops)")
+    return as_array(x, op)
 
 
 class GradientTape:
@@ -142,29 +172,31 @@ class GradientTape:
 
     # --- context ----------------------------------------------------------------------------
     def __enter__(self):
-        if self in _tapes:
+        if self in _state.tapes:
             raise RuntimeError("GradientTape: this tape is already recording; it cannot be entered again")
-        _tapes.append(self)
-        _recording.append(self)
+        _state.tapes.append(self)
+        _state.recording.append(self)
         return self
 
     def __exit__(self, *exc):
-        _tapes.remove(self)
-        if self in _recording:
-            _recording.remove(self)
+        if self not in _state.tapes:
+            raise RuntimeError("GradientTape.__exit__: the tape was not entered (in this thread)")
+        _state.tapes.remove(self)
+        if self in _state.recording:
+            _state.recording.remove(self)
         return False
 
     @contextlib.contextmanager
     def stop_recording(self):
         """Ops inside this block are not recorded on this tape."""
-        if self not in _recording:
+        if self not in _state.recording:
             raise RuntimeError("GradientTape.stop_recording: the tape is not recording")
-        _recording.remove(self)
+        _state.recording.remove(self)
         try:
             yield
         finally:
-            if self in _tapes:
-                _recording.append(self)
+            if self in _state.tapes:
+                _state.recording.append(self)
 
     # --- what is watched ----------------------------------------------------------------------
     def watch(self, tensor):
@@ -223,7 +255,7 @@ class GradientTape:
             if self._used:
                 raise RuntimeError("gradient: a non-persistent GradientTape can only be asked once "
                                    "(its records are released); use GradientTape(persistent=True)")
-            if self in _recording:
+            if self in _state.recording:
                 raise RuntimeError("gradient: called inside the non-persistent tape's own `with` "
                                    "block; call it after the block, or use persistent=True")
         flat_sources = _flatten(sources)
@@ -234,7 +266,10 @@ class GradientTape:
                                 "Tensors or arrays have gradients")
         if not isinstance(target, (Tensor, np.ndarray)):
             raise TypeError(f"gradient: target must be a Tensor, got {type(target).__name__}")
-        seed = _seed(target, output_gradients, on_tensors=bool(_recording))
+        if target.dtype.kind not in "fc":
+            raise TypeError(f"gradient: the target holds {target.dtype}; only floating-point "
+                            "targets have gradients")
+        seed = _seed(target, output_gradients, on_tensors=bool(_state.recording))
         # as in TensorFlow, a source the tape never watched (nor computed) is unconnected
         records = self._records
         connected = [s for s in flat_sources if id(s) in self._watched]
@@ -265,6 +300,11 @@ def _seed(target, output_gradients, on_tensors):
     if seed.shape != value.shape:
         raise ValueError(f"gradient: output_gradients of shape {seed.shape} does not match "
                          f"the target's shape {value.shape}")
+    if seed.dtype.kind == "c" and value.dtype.kind != "c":  # astype would drop the imaginary part
+        raise TypeError(f"gradient: output_gradients are complex ({seed.dtype}) but the target "
+                        f"is real ({value.dtype})")
+    if _state.anomaly:  # else the first VJP to pass it on would be blamed
+        _check_finite(seed._value, "gradient: output_gradients hold {}")
     if seed.dtype != value.dtype:
         seed = seed.astype(value.dtype)
     return seed if on_tensors else seed._value
@@ -283,7 +323,7 @@ def _backward(records, target, seed, sources, release=False, trim=False, depends
     there (higher-order derivatives).
     """
     keep = {id(s) for s in sources}
-    on_tensors = bool(_recording)
+    on_tensors = bool(_state.recording)
     if depends is None:
         depends = _downstream(records, keep)
     pending = list(records)
@@ -300,7 +340,7 @@ def _backward(records, target, seed, sources, release=False, trim=False, depends
                 _let_inputs_go(record)
     if id(target) not in depends:
         return {}
-    anomaly = _anomaly[0]
+    anomaly = _state.anomaly
     grads = {id(target): seed}
     summed = set()  # keys whose gradient is a sum this sweep made (its own array to add into)
     while pending:
@@ -420,7 +460,11 @@ def _unflatten(structure, leaves):
                 for key, item in structure.items()}
     items = [_unflatten(item, leaves) if isinstance(item, _NESTED) else next(leaves)
              for item in structure]
-    return items if type(structure) is list else type(structure)(items)
+    if type(structure) is list:
+        return items
+    if hasattr(structure, "_fields"):  # a namedtuple takes its items as arguments
+        return type(structure)(*items)
+    return type(structure)(items)
 
 
 # --- functional helpers ----------------------------------------------------------------------
@@ -431,8 +475,7 @@ def value_and_grad(f, argnums=0):
     as Tensors in the same structure (zeros when unconnected).
     Nesting works: `grad(grad(f))` differentiates twice.
     """
-    single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
+    single, nums = argnums_of(argnums, "value_and_grad")
 
     def wrapped(*args, **kwargs):
         args = list(args)
@@ -444,10 +487,29 @@ def value_and_grad(f, argnums=0):
         with GradientTape() as tape:
             tape.watch(sources)
             value = f(*args, **kwargs)
+        if not isinstance(value, Tensor):  # a constant: its gradient is zero, as for Tensor(1.0)
+            if not isinstance(value, (np.ndarray, np.number, float, int)):
+                raise TypeError(f"value_and_grad: f returned {type(value).__name__}; it must "
+                                "return a Tensor or a number")
+            value = Tensor(value)
         grads = tape.gradient(value, sources, unconnected_gradients="zero")
         return value, grads[0] if single else tuple(grads)
 
     return wrapped
+
+
+def argnums_of(argnums, who):
+    """(whether `argnums` is a single int, the argument numbers as a tuple of ints)."""
+    if is_int(argnums):
+        return True, (int(argnums),)
+    if isinstance(argnums, (tuple, list)) and argnums and all(map(is_int, argnums)):
+        return False, tuple(map(int, argnums))
+    raise TypeError(f"{who}: argnums must be an int or a tuple of ints, got {argnums!r}")
+
+
+def is_int(x):
+    """Whether `x` is an integer as NumPy's axes and Python's indices take it (not a bool)."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 def _as_tensors(structure):
@@ -467,19 +529,37 @@ def grad(f, argnums=0):
 def detect_anomaly():
     """Raise FloatingPointError at the first op whose forward or backward produces NaN or inf,
     naming the op and the line of user code that recorded it."""
-    previous = _anomaly[0]
-    _anomaly[0] = True
+    previous = _state.anomaly
+    _state.anomaly = True
     try:
         yield
     finally:
-        _anomaly[0] = previous
+        _state.anomaly = previous
 
 
-def _check_finite(value, message, where):
-    value = np.asarray(value)  # a Tensor or an array
-    if value.dtype.kind in "fc" and not np.isfinite(value).all():
-        bad = "NaN" if np.isnan(value).any() else "inf"
+def _check_finite(value, message, where=None):
+    """FloatingPointError(message) if `value` holds NaN or inf."""
+    bad = _non_finite(value)
+    if bad:
         raise FloatingPointError(message.format(bad) + (f" (recorded at {where})" if where else ""))
+
+
+def _check_forward(op, value, inputs, where):
+    """detect_anomaly's check of a forward pass; NaN or inf that came in with the inputs is not
+    the op's doing, so the message says where it came from instead."""
+    if _non_finite(value):
+        came_in = next(filter(None, map(_non_finite, inputs)), None)
+        _check_finite(value, f"an input of {op.name} already held {came_in}: it came from outside "
+                      "the engine's ops, or from ops run outside detect_anomaly()" if came_in else
+                      f"{op.name} produced {{}} in its forward pass", where)
+
+
+def _non_finite(value):
+    """'NaN' or 'inf' if the array (or Tensor, or number) holds one, else None."""
+    value = value._value if isinstance(value, Tensor) else np.asarray(value)
+    if value.dtype.kind in "fc" and not np.isfinite(value).all():
+        return "NaN" if np.isnan(value).any() else "inf"
+    return None
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -2,17 +2,38 @@
 import numpy as np
 
 
-def as_array(value):
-    """The NumPy array behind `value`; integers and booleans enter differentiable math as float64."""
+def as_array(value, op=None):
+    """The NumPy array behind `value`; integers and booleans enter differentiable math as float64.
+    Anything that is not a number (strings, objects, dates, a masked array's mask) is a TypeError,
+    naming `op` when an op is converting its input."""
     if isinstance(value, Tensor):
         return value._value
     if type(value) is np.ndarray and value.dtype.kind in "fc":
         return value  # the common case, and np.asarray's dispatch costs as much as the rest
-    array = np.asarray(value)
+    array = numeric_array(value, op)
     if array.dtype.kind not in "fc":
-        if array.dtype.kind not in "biu":
-            raise TypeError(f"cannot make a tensor from {type(value).__name__} of dtype {array.dtype}")
-        array = array.astype(np.float64)
+        converted = array.astype(np.float64)
+        tracing = _tape._state.tracing
+        if tracing is not None and array is value:  # an argument's array, maybe: a trace must
+            tracing.converted(array, converted)   # redo the conversion on each call's array
+        array = converted
+    return array
+
+
+def numeric_array(value, op=None):
+    """`value` as an ndarray of booleans or numbers, else a TypeError naming `op` and the dtype."""
+    prefix = f"{op}: " if op else ""
+    if isinstance(value, np.ma.MaskedArray):  # np.asarray would drop the mask silently
+        raise TypeError(f"{prefix}cannot make a tensor from a masked array (its mask would be "
+                        "ignored); use .filled(value) or .compressed() first")
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # a ragged list
+        raise ValueError(f"{prefix}cannot make a tensor from this {type(value).__name__}: "
+                         f"{error}") from None
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"{prefix}cannot make a tensor from {type(value).__name__} of dtype "
+                        f"{array.dtype}")
     return array
 
 
@@ -32,14 +53,18 @@ class Tensor:
     ndim = property(lambda self: self._value.ndim)
     size = property(lambda self: self._value.size)
 
+    # Reading a value out: a trace being recorded must know (it would freeze the value).
     def numpy(self):
         """The underlying array (not a copy: treat it as read-only)."""
+        _read(self, ".numpy()")
         return self._value
 
     def item(self):
+        _read(self, ".item()")
         return self._value.item()
 
     def __array__(self, dtype=None, copy=None):
+        _read(self, "np.asarray()")
         if copy:
             return np.array(self._value, dtype=dtype, copy=True)
         return self._value if dtype is None else self._value.astype(dtype, copy=False)
@@ -53,9 +78,11 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __float__(self):
+        _read(self, "float()")
         return float(self._value)
 
     def __bool__(self):
+        _read(self, "bool()")
         return bool(self._value)
 
     def __repr__(self):
@@ -82,12 +109,18 @@ class Tensor:
     def __getitem__(self, index): return _ops.getitem(self, index)
 
     # --- comparisons: plain boolean arrays, not differentiable -------------------------------
-    def __lt__(self, other): return self._value < as_array(other)
-    def __le__(self, other): return self._value <= as_array(other)
-    def __gt__(self, other): return self._value > as_array(other)
-    def __ge__(self, other): return self._value >= as_array(other)
-    def __eq__(self, other): return self._value == as_array(other)
-    def __ne__(self, other): return self._value != as_array(other)
+    def _compare(self, other, compare, symbol):
+        _read(self, f"a comparison ({symbol})")
+        if isinstance(other, Tensor):
+            _read(other, f"a comparison ({symbol})")
+        return compare(self._value, as_array(other))
+
+    def __lt__(self, other): return self._compare(other, np.less, "<")
+    def __le__(self, other): return self._compare(other, np.less_equal, "<=")
+    def __gt__(self, other): return self._compare(other, np.greater, ">")
+    def __ge__(self, other): return self._compare(other, np.greater_equal, ">=")
+    def __eq__(self, other): return self._compare(other, np.equal, "==")
+    def __ne__(self, other): return self._compare(other, np.not_equal, "!=")
 
     # --- methods, named and shaped like ndarray's so a VJP reads the same on both -----------
     def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
@@ -105,6 +138,13 @@ class Tensor:
 
     T = property(lambda self: _ops.transpose(self))
     mT = property(lambda self: _ops.transpose(self, _swap_last_two(self.ndim)))
+
+
+def _read(tensor, how):
+    """Tell a trace being recorded that `how` reads `tensor`'s value."""
+    tracing = _tape._state.tracing
+    if tracing is not None:
+        tracing.read(tensor, how)
 
 
 def _wrap(array):
@@ -133,23 +173,30 @@ class Variable(Tensor):
     # Updates replace the storage rather than writing into it: a tape that recorded an op on
     # the old value keeps that value, so a later gradient is not silently changed (as in TF).
     def assign(self, value):
-        self._value = np.array(self._checked(value, "assign"), dtype=self.dtype)
-        return self
+        return self._store(np.array(self._checked(value, "assign"), dtype=self.dtype), "assign")
 
     def assign_sub(self, delta):
-        self._value = np.subtract(self._value, self._checked(delta, "assign_sub"), dtype=self.dtype)
-        return self
+        delta = self._checked(delta, "assign_sub")
+        return self._store(np.subtract(self._value, delta, dtype=self.dtype), "assign_sub")
 
     def assign_add(self, delta):
-        self._value = np.add(self._value, self._checked(delta, "assign_add"), dtype=self.dtype)
+        delta = self._checked(delta, "assign_add")
+        return self._store(np.add(self._value, delta, dtype=self.dtype), "assign_add")
+
+    def _store(self, value, method):
+        if _tape._state.anomaly:  # a NaN step is the anomaly people look for
+            _tape._check_finite(value, f"{method}: the new value of {self._label()} holds {{}}")
+        self._value = value
         return self
+
+    def _label(self):
+        return f"variable {self.name!r}" if self.name else "the variable"
 
     def _checked(self, value, method):
         """Validate before touching the storage, so a bad update leaves the variable as it was."""
-        value = as_array(value)
+        value = as_array(value, method)
         if value.shape != self.shape:
-            variable = f"variable {self.name!r}" if self.name else "the variable"
-            raise ValueError(f"{method}: shape {value.shape} does not match {variable}'s "
+            raise ValueError(f"{method}: shape {value.shape} does not match {self._label()}'s "
                              f"shape {self.shape}")
         if not np.can_cast(value.dtype, self.dtype, "same_kind"):
             raise TypeError(f"{method}: cannot store {value.dtype} into a {self.dtype} variable")
@@ -160,4 +207,4 @@ class Variable(Tensor):
         return f"Variable({body}, dtype={self.dtype}, name={self.name!r}, trainable={self.trainable})"
 
 
-from . import ops as _ops  # noqa: E402  (ops need Tensor; Tensor's operators need ops)
+from . import ops as _ops, tape as _tape  # noqa: E402  (both need Tensor, and Tensor needs them)

@@ -19,20 +19,22 @@ the first replay of every plan is compared with running f eagerly, and a differe
 error. With a tape recording around the call, f runs eagerly, so that tape sees its ops.
 """
 import itertools
+import warnings
 
 import numpy as np
 
-from .tape import (GradientTape, _add_more, _add_second, _anomaly, _as_result, _as_tensors,
-                   _flatten, _recording, _Shape, _unflatten, value_and_grad)
+from .tape import (_REWORDED, GradientTape, _add_more, _add_second, _as_result, _as_tensors,
+                   _downstream, _flatten, _Shape, _state, _unflatten, _user_frame, argnums_of,
+                   reworded, value_and_grad)
 from .tensor import Tensor, _wrap
 
 
 def trace(f, argnums=0):
     """`value_and_grad(f, argnums)`, recorded once per argument signature and then replayed."""
-    single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
+    single, nums = argnums_of(argnums, "trace")
     eager = value_and_grad(f, argnums)
-    plans = {}  # signature -> _Plan, or None where f cannot be traced (its value is a constant)
+    plans = {}  # signature -> _Plan, or None where f is run eagerly (a constant, or it reads values)
+    warned = False
 
     def traced(*args, **kwargs):
         if kwargs:
@@ -40,14 +42,23 @@ def trace(f, argnums=0):
         for i in nums:
             if i >= len(args):
                 raise TypeError(f"trace: argnums {i} but only {len(args)} positional arguments")
-        if _recording or _anomaly[0]:  # an outer tape wants to see f's ops, or anomaly checks
+        if _state.recording or _state.anomaly:  # an outer tape wants to see f's ops, or anomaly checks
             return eager(*args)
         leaves = []
         signature = _describe(args, leaves)
         if signature not in plans:  # record; the result comes from running f as usual
             if len(plans) == MAX_PLANS:  # forget the oldest (a signature that keeps changing)
                 del plans[next(iter(plans))]
-            plans[signature] = _Plan.record(f, args, nums)
+            plan, value_read = _Plan.record(f, args, nums)
+            if value_read:  # a replay would reuse the value read now: run f itself instead
+                nonlocal warned
+                if not warned:
+                    warned = True
+                    warnings.warn(f"trace: f reads the value of a traced tensor ({value_read}), "
+                                  "which a trace would freeze; f runs eagerly for arguments of "
+                                  "this signature", RuntimeWarning, stacklevel=2)
+                plan = None
+            plans[signature] = plan
             return eager(*args)
         plan = plans[signature]
         if plan is None:
@@ -91,11 +102,40 @@ def _describe(value, leaves):
 
 class _TracingTape(GradientTape):
     """Records every op, watched or not: a replay must recompute whatever derives from the
-    arguments, constants included (the row maximum a softmax subtracts)."""
+    arguments, constants included (the row maximum a softmax subtracts). It also hears of the
+    engine's conversions of argument arrays (int to float), which a replay must redo, and of
+    reads of values that derive from the arguments (`float(t)`, `t.numpy()`, `t > 0`), which a
+    replay cannot redo: f then runs eagerly."""
+
+    def __init__(self, arguments):
+        super().__init__(persistent=True)
+        self._arguments = {id(x) for x in arguments}  # ids of the argument leaves
+        self.conversions = {}  # id(float64 copy) -> the argument array it was converted from
+        self._kept = []        # the copies, so that their ids stay unique while tracing
+        self.value_read = None  # how and where f first read a value, if it did
 
     def _will_record(self, op, inputs):
         super()._will_record(op, inputs)  # still watches Variables on first use
         return True
+
+    def converted(self, array, copy):
+        if id(array) in self._arguments:
+            self.conversions[id(copy)] = array
+            self._kept.append(copy)
+            self._arguments.add(id(copy))
+
+    def read(self, x, how):
+        if self.value_read is None and id(x) in _downstream(self._records, self._arguments):
+            self.value_read = f"{how} at {_user_frame()}"
+
+    def __enter__(self):
+        super().__enter__()
+        self._outer, _state.tracing = _state.tracing, self
+        return self
+
+    def __exit__(self, *exc):
+        _state.tracing = self._outer
+        return super().__exit__(*exc)
 
 
 class _Plan:
@@ -112,21 +152,26 @@ class _Plan:
                     raise TypeError(f"trace: argument {i} holds {kind}; a traced function is "
                                     "differentiated with respect to floating-point arrays only")
             args[i] = _as_tensors(args[i])
-        with _TracingTape(persistent=True) as tape:
-            loss = f(*args)
-        if not isinstance(loss, Tensor) or not any(r.output is loss for r in tape._records):
-            return None  # a constant: nothing to replay
         leaves = []
         _describe(args, leaves)
-        return cls(tape._records, loss, leaves, [_flatten(args[i]) for i in nums])
+        with _TracingTape(leaves + [x._value for x in leaves if isinstance(x, Tensor)]) as tape:
+            loss = f(*args)
+        if not isinstance(loss, Tensor) or not any(r.output is loss for r in tape._records):
+            return None, tape.value_read  # a constant: nothing to replay
+        if tape.value_read:
+            return None, tape.value_read
+        plan = cls(tape._records, loss, leaves, [_flatten(args[i]) for i in nums], tape.conversions)
+        return plan, None
 
-    def __init__(self, records, loss, arguments, differentiated):
+    def __init__(self, records, loss, arguments, differentiated, conversions):
         """`arguments`: every array leaf of the arguments; `differentiated`: the leaves of each
-        differentiated argument."""
+        differentiated argument; `conversions`: id(float copy) -> argument array, the engine's
+        conversions of arguments, which the generated code repeats."""
         self.checked = False
         slots = {}  # id(tensor or array) -> slot: the variable v<slot> of the generated code
         names = {"empty_like": np.empty_like, "zeros_like": np.zeros_like, "asarray": np.asarray,
-                 "add_second": _add_second, "add_more": _add_more}
+                 "add_second": _add_second, "add_more": _add_more, "float64": np.float64}
+        self._ops = {}  # line of the generated code -> (op, its input shapes, backward pass?)
 
         count = itertools.count().__next__  # slot numbers, in order of appearance
 
@@ -144,12 +189,16 @@ class _Plan:
             slots[id(leaf)] = slots[id(array)] = count()  # the array too: f may wrap it anew
             arguments_in.append(slots[id(leaf)])
 
+        lines = [f"def step({', '.join(f'v{s}' for s in arguments_in)}):"]
+
         def slot_of(x, value):
             slot = slots.get(id(x), slots.get(id(value)))
+            if slot is None and id(value) in conversions:  # an argument, as the engine took it
+                slot = slots[id(value)] = count()
+                lines.append(f"    v{slot} = v{slots[id(conversions[id(value)])]}.astype(float64)")
             return constant(value) if slot is None else slot
 
         # the forward pass: one line per record
-        lines = [f"def step({', '.join(f'v{s}' for s in arguments_in)}):"]
         bound = set()  # argument slots that params read (labels in an index)
         steps = []  # (k, record, input slots, output slot, param expressions)
         for k, r in enumerate(records):
@@ -159,6 +208,7 @@ class _Plan:
             names[f"f{k}"] = r.op.forward
             call = ", ".join([f"v{s}" for s in inputs] + params)
             lines.append(f"    v{output} = f{k}({call})  # {_label(r.op)} -> {r.output.shape}")
+            self._ops[len(lines)] = r.op, [np.shape(v) for v in r.values], False
             if r.output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
                 lines.append(f"    v{output} = asarray(v{output})")
             steps.append((k, r, inputs, output, params))
@@ -206,6 +256,7 @@ class _Plan:
                     continue
                 names[f"b{k}_{j}"], names[f"d{k}_{j}"] = vjp, r.values[j].dtype
                 lines.append(f"    t = b{k}_{j}({call})  # {_label(r.op)}, input {j}")
+                self._ops[len(lines)] = r.op, None, True
                 lines.append(f"    if t.dtype != d{k}_{j}: t = t.astype(d{k}_{j})")
                 n = contributions[s] = contributions.get(s, 0) + 1
                 lines.append(f"    g{s} = " + ("t" if n == 1 else
@@ -221,11 +272,29 @@ class _Plan:
     def run(self, leaves):
         """(value, gradients per differentiated argument) for arguments whose arrays are
         `leaves` (in `_describe`'s order)."""
-        loss, grads = self._step(*[x._value if isinstance(x, Tensor) else x for x in leaves])
+        try:
+            loss, grads = self._step(*[x._value if isinstance(x, Tensor) else x for x in leaves])
+        except _REWORDED as error:
+            raise self._reworded(error) from None
         handed_out = set()
         results = iter([_as_result(g, handed_out) for g in grads])
         # one list per differentiated argument, for the caller to put back into its structure
         return _wrap(loss), [[next(results) for _ in range(n)] for n in self.counts]
+
+
+    def _reworded(self, error):
+        """`error`, raised in the generated code, naming the op whose line raised it (as the
+        eager engine does)."""
+        line, tb = None, error.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<traced step>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        if line not in self._ops:
+            return error
+        op, shapes, backward = self._ops[line]
+        return reworded(error, f"{op.name} (backward pass): {error}") if backward else \
+            op.error(error, shapes)
 
 
 def _label(op):

@@ -1,4 +1,6 @@
 """tflc.trace: a replayed plan must give exactly what value_and_grad gives, call after call."""
+import collections
+
 import numpy as np
 import pytest
 
@@ -78,20 +80,108 @@ def test_a_new_signature_is_traced_anew():
     assert len(calls) == 2 + 1 + 2 * 3 and calls.count((3,)) == 7
 
 
-def test_a_value_computed_outside_the_engine_is_caught_at_the_first_replay():
-    def f(x):
-        mask = x.numpy() > 0  # frozen into the trace: a comparison is not an engine op
-        return tflc.sum(tflc.where(mask, x, 0.0))
+def test_a_value_numpy_computes_from_an_argument_is_caught_at_the_first_replay():
+    def f(w, x):
+        mask = x > 0  # NumPy on a raw argument: the trace cannot see it, so it freezes the mask
+        return tflc.sum(tflc.where(mask, w, 0.0))
 
     traced = tflc.trace(f)
-    traced(np.array([1.0, -1.0]))
+    traced(np.ones(2), np.array([1.0, -1.0]))
     with pytest.raises(RuntimeError, match="frozen into the trace"):
-        traced(np.array([-1.0, 1.0]))
-    value, g = tflc.trace(f)(np.array([-1.0, 1.0]))  # while the plan agrees, all is well
+        traced(np.ones(2), np.array([-1.0, 1.0]))
+    value, g = tflc.trace(f)(np.ones(2), np.array([-1.0, 1.0]))  # while the plan agrees, all is well
     np.testing.assert_array_equal(g.numpy(), [0.0, 1.0])
 
 
+READS = {  # ways of reading a value out of a tensor that derives from the argument
+    "float": lambda s: float(s) > 0,
+    "bool": lambda s: bool(tflc.relu(s)),
+    "item": lambda s: s.item() > 0,
+    "numpy": lambda s: s.numpy() > 0,
+    "asarray": lambda s: np.asarray(s) > 0,
+    "comparison": lambda s: (s > 0).all(),
+    "reversed comparison": lambda s: (0 < s).all(),
+}
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+def test_reading_a_traced_value_runs_f_eagerly_with_one_warning(read):
+    """A branch on a value would replay the first call's branch: f runs eagerly instead."""
+    def f(w, x):
+        return tflc.sum(w * x) if READS[read](tflc.sum(w)) else tflc.sum(w * w * x)
+
+    traced, eager = tflc.trace(f), tflc.value_and_grad(f)
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.warns(RuntimeWarning, match="reads the value of a traced tensor") as caught:
+        for w in [np.ones(3), 2 * np.ones(3), -np.ones(3), -2 * np.ones(3), np.ones(3)]:
+            _assert_same(traced(w, x), eager(w, x))
+        _assert_same(traced(np.ones(4), np.ones(4)), eager(np.ones(4), np.ones(4)))  # new signature
+    assert len(caught) == 1 and __file__ in str(caught[0].message)  # once, naming the line
+    assert set(traced.plans.values()) == {None}
+
+
+def test_reading_a_constant_does_not_stop_the_trace():
+    scale = tflc.Tensor(2.0)
+
+    def f(w):
+        return tflc.sum(w * float(scale)) if scale.numpy() > 0 else tflc.sum(w)
+
+    traced = tflc.trace(f)
+    for _ in range(3):
+        value, g = traced(np.ones(3))
+        np.testing.assert_array_equal(g.numpy(), [2.0, 2.0, 2.0])
+    assert all(plan is not None for plan in traced.plans.values())
+
+
+def test_integer_data_is_converted_on_every_call_not_frozen():
+    traced = tflc.trace(lambda w, x: tflc.sum(w * x) + tflc.sum(tflc.Tensor(x) * w))
+    w = np.ones(3)
+    for x in ([1, 2, 3], [1, 2, 3], [5, 5, 5], [0, 7, 1]):
+        value, g = traced(w, np.array(x))
+        assert value.numpy() == 2 * sum(x)
+        np.testing.assert_array_equal(g.numpy(), 2 * np.array(x, float))
+    assert all(plan is not None for plan in traced.plans.values())
+
+
+def test_an_index_list_built_from_an_argument_is_not_frozen():
+    traced = tflc.trace(lambda w, i: tflc.sum(w[[i, i]]))
+    w = np.arange(10.0) ** 2
+    with pytest.warns(RuntimeWarning, match="index"):
+        for i in (0, 0, 2, 3):
+            value, g = traced(w, np.array(i))
+            assert value.numpy() == 2 * i ** 2
+
+
+def test_an_error_in_a_replay_names_the_op_as_the_eager_engine_does():
+    traced = tflc.trace(lambda w, y: tflc.sum(w[np.arange(2), y]))
+    w = np.ones((2, 3))
+    for _ in range(2):
+        traced(w, np.array([0, 2]))
+    with pytest.raises(IndexError) as eager_error:
+        tflc.value_and_grad(lambda w, y: tflc.sum(w[np.arange(2), y]))(w, np.array([0, 3]))
+    with pytest.raises(IndexError) as replay_error:
+        traced(w, np.array([0, 3]))
+    assert str(replay_error.value) == str(eager_error.value)
+    assert str(replay_error.value).startswith("getitem: index 3 is out of bounds")
+
+
+def test_namedtuple_arguments_come_back_as_the_same_namedtuple():
+    Params = collections.namedtuple("Params", "a b")
+    f = lambda p: tflc.sum(p.a * p.b)  # noqa: E731
+    for differentiate in (tflc.value_and_grad(f), tflc.trace(f)):
+        for _ in range(3):
+            value, g = differentiate(Params(np.ones(2), np.full(2, 3.0)))
+            assert type(g) is Params
+            np.testing.assert_array_equal(g.a.numpy(), [3.0, 3.0])
+            np.testing.assert_array_equal(g.b.numpy(), [1.0, 1.0])
+
+
 def test_misuse_gets_clear_errors():
+    for argnums in ("0", 1.0, (), (0, "1")):
+        with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
+            tflc.trace(lambda x: x, argnums=argnums)
+        with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
+            tflc.value_and_grad(lambda x: x, argnums=argnums)
     traced = tflc.trace(lambda x, y: tflc.sum(x * y))
     with pytest.raises(TypeError, match="positionally"):
         traced(np.ones(2), y=np.ones(2))
