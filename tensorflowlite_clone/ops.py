@@ -103,8 +103,8 @@ def power(x, exponent):
         raise TypeError(f"power: the exponent must be a real number, got {exponent!r}")
     if isinstance(exponent, np.number):
         exponent = exponent.item()  # a Python number: NumPy types it weakly, so no upcast
-    if isinstance(exponent, int) and abs(exponent) > 2 ** 53:
-        raise OverflowError(f"power: the exponent {exponent:.6g} is too large")
+    if isinstance(exponent, int) and abs(exponent) > 2 ** 1000:  # NumPy converts it to a float
+        raise OverflowError("power: the exponent is too large for a float")
     return _power(x, exponent)
 
 

@@ -263,3 +263,14 @@ def test_a_primitive_name_cannot_break_the_generated_code():
     for _ in range(3):
         value, g = traced(np.ones(3))
         np.testing.assert_array_equal(g.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_two_layer_net_traced_method_on_integer_data_follows_the_data():
+    net = TwoLayerNet(5, 7, 3, std=0.1)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    for X in [rng.integers(0, 16, (6, 5)) for _ in range(2)] * 2:  # a warm-up call per batch
+        loss, grads = net.loss(X, y, reg=0.1, method="traced")
+        expected_loss, expected = net.loss(X, y, reg=0.1)
+        assert loss == expected_loss
+        for k in net.PARAMS:
+            np.testing.assert_array_equal(grads[k], expected[k])
