@@ -12,11 +12,15 @@ the eager engine's cost on small arrays. `traced.plans[signature].source` shows 
 Wengert list and its adjoint, as a program.
 
 The contract is that of JAX's `jit`: f computes with the engine's ops on its arguments, the
-same ops for every call with the same signature (no Python branching on values), and reaches
-each array argument as it was passed (not a copy). Whatever f computes outside the engine (a
-comparison, arithmetic on `.numpy()`) is frozen into the plan as a constant; to catch that,
-the first replay of every plan is compared with running f eagerly, and a difference is an
-error. With a tape recording around the call, f runs eagerly, so that tape sees its ops.
+same ops for every call with the same signature, and reaches each array argument as it was
+passed (not a copy of its own making). The engine's own conversions of an argument (an integer
+array entering an op as float64) are part of the plan. A value that f reads out of a tensor
+derived from its arguments (`float(t)`, `bool(t)`, `t.item()`, `t.numpy()`, `np.asarray(t)`,
+comparisons, an index list built of argument arrays) would be frozen into the plan, so the
+trace notices the read and runs f eagerly for that signature, with one warning naming the
+line. What it cannot see, NumPy computing on a raw argument array, is caught by comparing the
+first replay of every plan with running f eagerly: a difference is an error. With a tape
+recording around the call, f runs eagerly, so that tape sees its ops.
 """
 import itertools
 import warnings
@@ -156,10 +160,8 @@ class _Plan:
         _describe(args, leaves)
         with _TracingTape(leaves + [x._value for x in leaves if isinstance(x, Tensor)]) as tape:
             loss = f(*args)
-        if not isinstance(loss, Tensor) or not any(r.output is loss for r in tape._records):
-            return None, tape.value_read  # a constant: nothing to replay
-        if tape.value_read:
-            return None, tape.value_read
+        if tape.value_read or not any(r.output is loss for r in tape._records):
+            return None, tape.value_read  # f reads values, or returns a constant: run it eagerly
         plan = cls(tape._records, loss, leaves, [_flatten(args[i]) for i in nums], tape.conversions)
         return plan, None
 
