@@ -4,8 +4,10 @@
 - `softmax_loss_vectorized`: the seed's hand derivation, dW = X^T (q - 1_y) / N + 2 reg W.
 - `softmax_loss_naive`: explicit loops over samples and classes.
 
-W is (D, C), X is (N, D), y is (N,) integer labels; loss is a Python float and dW an array in
-W's dtype. Loss = mean over samples of -log softmax(X W)[y] + reg * sum(W * W).
+W is (D, C), X is (N, D), y is (N,) integer labels in 0..C-1; loss is a Python float and dW an
+array in W's dtype. Every entry point checks its inputs first (`models._checks`): bad labels, an X
+that does not fit W, an empty batch or a negative reg are a ValueError (TypeError for a wrong
+type) naming the argument. Loss = mean over samples of -log softmax(X W)[y] + reg * sum(W * W).
 
 Named tensors (what `forward_tensors` returns, what `compare_gradients` and the graph drawings
 show): "W" (D, C) the weights, "scores" = X @ W (N, C), "probs" = softmax(scores) (N, C), and
@@ -16,6 +18,15 @@ import numpy as np
 import tensorflowlite_clone as tflc
 from tensorflowlite_clone.checkpoint import (check_shapes, checked_sizes, load_checkpoint,
                                              save_checkpoint)
+
+from ._checks import check_batch, check_count, check_X
+
+
+def _checked(W, X, y, reg):
+    """(X, y) checked against the weights W (D, C), for a loss."""
+    if np.ndim(W) != 2:
+        raise ValueError(f"W must be a 2-D array of shape (D, C), got shape {np.shape(W)}")
+    return check_batch(X, y, reg, W, "W", np.shape(W)[1])
 
 
 # --- built from engine primitives ---------------------------------------------------------------
@@ -45,7 +56,8 @@ def named(tensor, name, nudge=None):
 
 def softmax_tensors(W, X, y, reg, nudge=None):
     """The loss Tensor and the named tensors {"W", "scores", "probs"} (forward order).
-    W should be watched (a Variable is); `nudge` is for finite differences of intermediates."""
+    W should be watched (a Variable is); `nudge` is for finite differences of intermediates.
+    The inputs are not checked here: the callers (`softmax_loss`, `forward_tensors`) do it."""
     scores = named(tflc.matmul(X, W), "scores", nudge)
     probs = named(softmax(scores), "probs", nudge)
     loss = cross_entropy(probs, y) + reg * tflc.sum(W * W)
@@ -55,6 +67,7 @@ def softmax_tensors(W, X, y, reg, nudge=None):
 
 def softmax_loss(W, X, y, reg):
     """Softmax loss and gradient, the gradient by reverse-mode autodiff."""
+    X, y = _checked(W, X, y, reg)
     W_t = tflc.Tensor(W, name="W")  # wraps W without copying; watched below
     with tflc.GradientTape() as tape:
         tape.watch(W_t)
@@ -89,12 +102,14 @@ def _softmax_seed(W, X, y, reg):
 
 def softmax_loss_vectorized(W, X, y, reg):
     """Softmax loss and gradient, hand-derived and vectorized exactly as the seed does it."""
+    X, y = _checked(W, X, y, reg)
     loss, dW, _ = _softmax_seed(W, X, y, reg)
     return loss, dW
 
 
 def softmax_loss_naive(W, X, y, reg):
     """Softmax loss and gradient with explicit loops over samples and classes."""
+    X, y = _checked(W, X, y, reg)
     loss = 0.0
     dW = np.zeros_like(W)
     num_train, num_class = X.shape[0], W.shape[1]
@@ -142,7 +157,11 @@ class Softmax:
 
     def train(self, X, y, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200,
               verbose=False, method="autodiff"):
-        """Minibatch SGD (batches drawn with replacement); returns the loss of every iteration."""
+        """Minibatch SGD (batches drawn with replacement); returns the loss of every iteration.
+        Without W yet, the number of classes is the largest label + 1."""
+        X, y = check_batch(X, y, reg, self.W, "W", None if self.W is None else self.W.shape[1])
+        check_count(num_iters, "num_iters", allow_zero=True)
+        check_count(batch_size, "batch_size")
         num_train, dim = X.shape
         num_classes = int(np.max(y)) + 1
         if self.W is None:
@@ -159,7 +178,8 @@ class Softmax:
         return loss_history
 
     def predict(self, X):
-        return np.argmax(X.dot(self._weights()), axis=1)
+        W = self._weights()
+        return np.argmax(check_X(X, W).dot(W), axis=1)
 
     # --- checkpoints ---
     KIND = "softmax"
@@ -192,10 +212,13 @@ class Softmax:
     # --- hooks for tensorflowlite_clone.gradcheck.compare_gradients ---
     def forward_tensors(self, X, y, reg=0.0, nudge=None):
         """(loss Tensor, {"W", "scores", "probs"}) from primitives, reading self.W afresh."""
-        return softmax_tensors(tflc.Variable(self._weights(), name="W"), X, y, reg, nudge)
+        W = self._weights()
+        X, y = _checked(W, X, y, reg)
+        return softmax_tensors(tflc.Variable(W, name="W"), X, y, reg, nudge)
 
     @staticmethod
     def hand_derived_gradients(params, X, y, reg=0.0):
         """The seed's gradients by name: "W" and "scores" (= ds / N)."""
+        X, y = _checked(params["W"], X, y, reg)
         _, dW, ds = _softmax_seed(params["W"], X, y, reg)
         return {"W": dW, "scores": ds / X.shape[0]}

@@ -13,6 +13,11 @@ Named tensors, in forward order (`forward_tensors`, `compare_gradients`, the gra
     "scores" (N, C)              hidden @ W2 + b2
     "probs" (N, C)               softmax(scores)
     "loss" ()                    mean cross-entropy + reg * (sum(W1*W1) + sum(W2*W2))
+
+The methods check their inputs first (`models._checks`): labels must be N integers in 0..C-1,
+X (N, D) must fit W1, a batch with labels must not be empty, reg must be a non-negative number;
+otherwise a ValueError (TypeError for a wrong type) names the argument. The module-level
+functions below (`loss_tensors`, `manual_scores`, `manual_loss`) take inputs as checked.
 """
 import numpy as np
 
@@ -21,7 +26,18 @@ from tensorflowlite_clone.checkpoint import (check_shapes, checked_sizes, load_c
                                              save_checkpoint)
 from tensorflowlite_clone.optim import SGD
 
+from ._checks import check_batch, check_count, check_X
 from .softmax import cross_entropy, named, softmax
+
+
+def _checked(params, X, y, reg=0.0, names=("X", "y")):
+    """(X, y) checked against the parameters, for a loss."""
+    return check_batch(X, y, reg, params["W1"], "W1", params["W2"].shape[1], names)
+
+
+def _checked_or_scores(params, X, y, reg):
+    """`_checked`, or (X checked, None) when y is None: the scores are wanted."""
+    return (check_X(X, params["W1"], "W1"), None) if y is None else _checked(params, X, y, reg)
 
 
 class TwoLayerNet:
@@ -31,6 +47,9 @@ class TwoLayerNet:
     INTERMEDIATES = ("hidden_pre", "hidden", "scores", "probs")
 
     def __init__(self, input_size, hidden_size, output_size, std=1e-4):
+        for name, size in [("input_size", input_size), ("hidden_size", hidden_size),
+                           ("output_size", output_size)]:
+            check_count(size, name)
         # cs231n's order of draws from the global generator: W1, then W2
         self.params = {}
         self.params["W1"] = std * np.random.randn(input_size, hidden_size)
@@ -54,28 +73,32 @@ class TwoLayerNet:
         With y None, loss is None and the tensors stop at "scores". `nudge` (name -> array,
         added to that intermediate) is how finite differences reach the intermediates.
         """
-        return loss_tensors({name: tflc.Variable(self.params[name], name=name)
-                             for name in self.PARAMS}, X, y, reg, nudge)
+        X, y = _checked_or_scores(self.params, X, y, reg)
+        return loss_tensors(self._variables(), X, y, reg, nudge)
+
+    def _variables(self):
+        return {name: tflc.Variable(self.params[name], name=name) for name in self.PARAMS}
 
     def loss(self, X, y=None, reg=0.0, method="autodiff"):
         """Scores (N, C) if y is None, else (loss, grads) with grads keyed and typed like params.
         method: "autodiff" (the tape), "traced" (the tape's ops recorded once per batch shape,
         then replayed: `tflc.trace`) or "manual" (the seed's hand-derived backward)."""
+        if method not in ("autodiff", "traced", "manual"):
+            raise ValueError("TwoLayerNet.loss: method must be 'autodiff', 'traced' or 'manual', "
+                             f"got {method!r}")
+        X, y = _checked_or_scores(self.params, X, y, reg)
         if method == "manual":
             if y is None:
                 return manual_scores(self.params, X)
             loss, grads = manual_loss(self.params, X, y, reg)
             return loss, {k: grads[k].astype(self.params[k].dtype, copy=False) for k in self.PARAMS}
-        if method not in ("autodiff", "traced"):
-            raise ValueError("TwoLayerNet.loss: method must be 'autodiff', 'traced' or 'manual', "
-                             f"got {method!r}")
         if y is None:
-            return self.forward_tensors(X)[1]["scores"].numpy()
+            return loss_tensors(self._variables(), X)[1]["scores"].numpy()
         if method == "traced":
             loss, grads = _traced_loss(self.params, X, y, reg)
             return float(loss), {k: g.numpy() for k, g in grads.items()}
         with tflc.GradientTape() as tape:
-            loss, tensors = self.forward_tensors(X, y, reg)
+            loss, tensors = loss_tensors(self._variables(), X, y, reg)
         params = [tensors[k] for k in self.PARAMS]
         del tensors  # the intermediates: the sweep frees each once no VJP will read it
         grads = tape.gradient(loss, params)
@@ -85,6 +108,7 @@ class TwoLayerNet:
     def hand_derived_gradients(params, X, y, reg=0.0):
         """The seed's gradients by name: parameters and the intermediates "scores", "hidden",
         "hidden_pre" (the default `hand_derived` of `compare_gradients`)."""
+        X, y = _checked(params, X, y, reg)
         return manual_loss(params, X, y, reg, intermediates=True)[1]
 
     # --- training --------------------------------------------------------------------------------
@@ -98,6 +122,10 @@ class TwoLayerNet:
         tensorflowlite_clone.optim) replaces plain SGD at `learning_rate`; its own `lr` is
         the one decayed. Returns {"loss_history", "train_acc_history", "val_acc_history"}.
         """
+        X, y = _checked(self.params, X, y, reg)
+        X_val, y_val = _checked(self.params, X_val, y_val, names=("X_val", "y_val"))
+        check_count(num_iters, "num_iters", allow_zero=True)
+        check_count(batch_size, "batch_size")
         optimizer = optimizer or SGD(learning_rate)
         num_train = X.shape[0]
         iterations_per_epoch = max(num_train // batch_size, 1)
@@ -118,6 +146,7 @@ class TwoLayerNet:
                 "val_acc_history": val_acc_history}
 
     def predict(self, X):
+        X = check_X(X, self.params["W1"], "W1")
         return np.argmax(manual_scores(self.params, X), axis=1)
 
     # --- checkpoints -----------------------------------------------------------------------------
