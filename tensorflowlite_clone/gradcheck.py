@@ -28,6 +28,19 @@ def rel_error(a, b):
     return float(err) if np.isfinite(err) else float("inf")  # NaN must never read as agreement
 
 
+def _check_x(x, caller):
+    """x is nudged in place, so it must be a writable floating-point ndarray: in an integer
+    array x[ix] + h would be truncated to an integer, and the differences would be garbage."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{caller}: x must be a NumPy array (it is perturbed in place), "
+                        f"got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{caller}: x must be a floating-point array, got {x.dtype}")
+    if not x.flags.writeable:
+        raise ValueError(f"{caller}: x is read-only, but it is perturbed in place; "
+                         "pass a writable copy")
+
+
 def _nudged(f, x, ix, h, read=float):
     """`read(f(x))` with x[ix] raised by h, then lowered by h; x[ix] is restored exactly, even
     if `f` raises."""
@@ -48,7 +61,10 @@ def _as_float64_copy(value):
 
 def numerical_gradient(f, x, h=1e-5):
     """d f(x) / dx by central differences; `f` returns a scalar, `x` (an ndarray) is perturbed in
-    place one entry at a time and restored exactly, even if `f` raises. Returns float64."""
+    place one entry at a time and restored exactly, even if `f` raises. Returns float64.
+    x must be a writable floating-point array (TypeError / ValueError otherwise): an integer
+    array would truncate each nudge x + h to an integer."""
+    _check_x(x, "numerical_gradient")
     grad = np.zeros(x.shape)
     for ix in np.ndindex(x.shape):
         plus, minus = _nudged(f, x, ix, h)
@@ -57,7 +73,9 @@ def numerical_gradient(f, x, h=1e-5):
 
 
 def numerical_gradient_array(f, x, df, h=1e-5):
-    """The gradient of sum(f(x) * df) for array-valued `f`: the VJP of f at x with `df`."""
+    """The gradient of sum(f(x) * df) for array-valued `f`: the VJP of f at x with `df`.
+    x as for `numerical_gradient`: a writable floating-point array."""
+    _check_x(x, "numerical_gradient_array")
     grad = np.zeros(x.shape)
     for ix in np.ndindex(x.shape):
         plus, minus = _nudged(f, x, ix, h, read=_as_float64_copy)
@@ -70,7 +88,9 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
 
     Returns the list of relative errors. `seed` feeds a private generator, so NumPy's global
     random state is left alone. With `verbose`, prints each check as cs231n does.
+    x as for `numerical_gradient`: a writable floating-point array.
     """
+    _check_x(x, "grad_check_sparse")
     rng = np.random.default_rng(seed)
     analytic_grad = np.asarray(analytic_grad)
     errors = []
@@ -172,6 +192,15 @@ def compare_gradients(model, X, y, reg=0.0, hand_derived=None, h=1e-5, numerical
     errors below 1e-4 fine where there are kinks, and log(p) of a small probability p loses
     accuracy to the step h too).
     """
+    needed = ["params", "forward_tensors"] + (["hand_derived_gradients"] if hand_derived is None
+                                              else [])
+    missing = [name for name in needed if not hasattr(model, name)]
+    if missing:
+        raise TypeError(f"compare_gradients: model must provide {', '.join(needed)} (as "
+                        "models.softmax.Softmax and models.two_layer_net.TwoLayerNet do); "
+                        f"{type(model).__name__} lacks {', '.join(missing)}")
+    if y is None:
+        raise ValueError("compare_gradients: y must be the labels, got None")
     with GradientTape() as tape:
         loss, tensors = model.forward_tensors(X, y, reg)
     autodiff = {name: g.numpy() for name, g in

@@ -11,7 +11,17 @@ in place (a model's `params`, gradients matched by key):
 Every update is computed and stored in the parameter's dtype (float32 stays float32).
 Learning-rate decay: `decay_lr()` multiplies `lr` by `decay` (or by the factor given);
 `TwoLayerNet.train` calls it once per epoch.
+
+A step checks everything before it touches anything, so a bad call leaves the parameters, the
+optimizer's state and `iterations` as they were: every parameter with a gradient must be a
+writable floating-point ndarray or a Variable, its gradient numeric and of its shape. A gradient
+of None is skipped, and so is a parameter of a dict that has no gradient key (a model may have
+parameters a loss does not use); a gradient key that names no parameter is an error (a typo
+would otherwise update nothing, silently). Hyperparameters must be finite real numbers.
 """
+import math
+import numbers
+
 import numpy as np
 
 from .tensor import Tensor, Variable
@@ -21,38 +31,31 @@ class Optimizer:
     """Shared bookkeeping: per-parameter state, step count, learning-rate decay."""
 
     def __init__(self, lr, decay=1.0):
-        self.lr = lr
-        self.decay = decay
+        self.lr = _hyperparameter(lr, "lr", minimum=0)
+        self.decay = _hyperparameter(decay, "decay")
         self.iterations = 0  # completed `step` calls (Adam's bias correction uses it)
         self.state = {}      # per-parameter slots: {dict key or Variable: {slot name: array}}
 
     def decay_lr(self, factor=None):
-        self.lr *= self.decay if factor is None else factor
+        self.lr *= self.decay if factor is None else _hyperparameter(factor, "factor")
         return self.lr
 
     def step(self, params, grads):
-        """Update `params` (list of Variables, or dict of arrays) by `grads`; None grads are skipped."""
+        """Update `params` (a Variable, a list of Variables, or a dict name -> array) by `grads`
+        (matched by position, or by key for a dict); None grads are skipped."""
         if isinstance(params, Tensor):  # a single Variable
             params, grads = [params], [grads]
-        if isinstance(params, dict):
-            triples = [(name, p, grads.get(name)) for name, p in params.items()]
-        else:
-            params, grads = list(params), list(grads)
-            if len(params) != len(grads):
-                raise ValueError(f"step: {len(params)} parameters but {len(grads)} gradients")
-            triples = [(p, p, g) for p, g in zip(params, grads)]
-        # check every gradient before touching any state, so a bad one leaves nothing half-updated
-        checked = []
-        for key, p, g in triples:
-            if g is None:
-                continue
-            g = np.asarray(g)
-            if g.shape != p.shape:
-                raise ValueError(f"step: gradient of shape {g.shape} for parameter "
-                                 f"{getattr(p, 'name', None) or key} of shape {p.shape}")
-            checked.append((key, p, g.astype(p.dtype, copy=False)))
+        # every check runs before any update, so a bad call leaves nothing half-updated
+        checked = [(label, key, p, _checked_gradient(label, p, g))
+                   for label, key, p, g in _matched(params, grads) if g is not None]
+        for label, key, p, _ in checked:
+            for slot in self.state.get(key, {}).values():
+                if slot.shape != p.shape:  # a dict entry replaced by an array of another shape
+                    raise ValueError(f"step: parameter {label} has shape {p.shape} but this "
+                                     f"optimizer's state for it has shape {slot.shape}; use a "
+                                     "new optimizer for a resized parameter")
         self.iterations += 1
-        for key, p, g in checked:
+        for _, key, p, g in checked:
             delta = self._delta(key, g)
             if isinstance(p, Variable):
                 p.assign_sub(delta)
@@ -63,6 +66,13 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars):
         """TensorFlow-style: an iterable of (gradient, Variable) pairs."""
         pairs = list(grads_and_vars)
+        for k, pair in enumerate(pairs):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+                    and isinstance(pair[1], Variable)):
+                got = (f"({', '.join(type(item).__name__ for item in pair)})"
+                       if isinstance(pair, (tuple, list)) else type(pair).__name__)
+                raise TypeError("apply_gradients: expects (gradient, Variable) pairs; the second "
+                                f"item of each pair must be a Variable, pair {k} is {got}")
         return self.step([v for _, v in pairs], [g for g, _ in pairs])
 
     def _slot(self, key, name, g):
@@ -77,12 +87,70 @@ class Optimizer:
         raise NotImplementedError
 
 
+def _hyperparameter(value, name, minimum=None):
+    """value if it is a finite real number (and >= minimum), else a TypeError / ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = "" if minimum is None else f" >= {minimum}"
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    return value
+
+
+def _matched(params, grads):
+    """(label for messages, state key, parameter, gradient or None) for every parameter."""
+    if isinstance(params, dict):
+        if not isinstance(grads, dict):
+            raise TypeError("step: params is a dict, so grads must be a dict with the same keys, "
+                            f"got {type(grads).__name__}")
+        unknown = [key for key in grads if key not in params]
+        if unknown:
+            raise ValueError(f"step: gradients for unknown parameters {unknown}; the parameters "
+                             f"are {list(params)}")
+        return [(repr(name), name, p, grads.get(name)) for name, p in params.items()]
+    try:
+        params, grads = list(params), list(grads)
+    except TypeError:
+        raise TypeError("step: params must be a Variable, a list of Variables or a dict name -> "
+                        f"array, and grads alike; got {type(params).__name__} and "
+                        f"{type(grads).__name__}") from None
+    if len(params) != len(grads):
+        raise ValueError(f"step: {len(params)} parameters but {len(grads)} gradients")
+    for k, p in enumerate(params):
+        if not isinstance(p, Variable):  # the state is keyed by the Variable; an array has no key
+            raise TypeError(f"step: params[{k}] must be a Variable (a dict name -> array updates "
+                            f"arrays in place), got {type(p).__name__}")
+    return [(repr(p.name) if p.name else f"params[{k}]", p, p, g)
+            for k, (p, g) in enumerate(zip(params, grads))]
+
+
+def _checked_gradient(label, p, g):
+    """g as an array in p's dtype, after checking that p can take the step (a writable
+    floating-point array or a Variable) and that g fits it (numeric, p's shape)."""
+    if not isinstance(p, (np.ndarray, Variable)):
+        raise TypeError(f"step: parameter {label} must be an ndarray or a Variable, "
+                        f"got {type(p).__name__}")
+    if p.dtype.kind not in "fc":
+        raise TypeError(f"step: parameter {label} is {p.dtype}; a step needs a floating-point "
+                        "parameter")
+    if isinstance(p, np.ndarray) and not p.flags.writeable:
+        raise ValueError(f"step: parameter {label} is read-only")
+    g = np.asarray(g)
+    if g.dtype.kind not in "biufc" or not np.can_cast(g.dtype, p.dtype, "same_kind"):
+        raise TypeError(f"step: the gradient for parameter {label} has dtype {g.dtype}; it must "
+                        f"be numbers that fit a {p.dtype} parameter")
+    if g.shape != p.shape:
+        raise ValueError(f"step: gradient of shape {g.shape} for parameter {label} of shape "
+                         f"{p.shape}")
+    return g.astype(p.dtype, copy=False)
+
+
 class SGD(Optimizer):
     """`p -= lr * g`; with momentum, cs231n's `v = momentum * v - lr * g; p += v`."""
 
     def __init__(self, lr=1e-3, momentum=0.0, decay=1.0):
         super().__init__(lr, decay)
-        self.momentum = momentum
+        self.momentum = _hyperparameter(momentum, "momentum")
 
     def _delta(self, key, g):
         if not self.momentum:
@@ -98,7 +166,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, decay=1.0):
         super().__init__(lr, decay)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.beta1, self.beta2, self.eps = (_hyperparameter(value, name) for value, name in
+                                            [(beta1, "beta1"), (beta2, "beta2"), (eps, "eps")])
 
     def _delta(self, key, g):
         m, v = self._slot(key, "m", g), self._slot(key, "v", g)

@@ -179,3 +179,46 @@ def test_softmax_broken_derivation():
     result = compare_gradients(clf, X, y, reg=0.1, hand_derived=forgot_n)
     assert result.first_disagreement == "W" and result["scores"].ok
     assert compare_gradients(clf, X, y, reg=0.1).ok
+
+
+# --- bad input (bad-input report, issue 11: S1-7, S2-15) ------------------------------------------
+def square_sum(v):
+    return float(np.sum(np.asarray(v, dtype=float) ** 2))
+
+
+CHECKERS = {  # each finite-difference helper as f(x)
+    "numerical_gradient": lambda x: numerical_gradient(square_sum, x),
+    "numerical_gradient_array": lambda x: numerical_gradient_array(lambda v: v * 1.0, x, np.ones(np.shape(x))),
+    "grad_check_sparse": lambda x: grad_check_sparse(square_sum, x, 2 * np.asarray(x, dtype=float),
+                                                     num_checks=2, seed=0),
+}
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_finite_differences_refuse_an_integer_x(name):
+    x = np.array([1, 2])
+    with pytest.raises(TypeError, match=f"^{name}: x must be a floating-point array, got int64"):
+        CHECKERS[name](x)  # x + h was truncated: [49999.99, 150000.0] instead of [2, 4] before
+    assert np.array_equal(x, [1, 2])
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_finite_differences_refuse_what_cannot_be_perturbed_in_place(name):
+    with pytest.raises(TypeError, match=f"^{name}: x must be a NumPy array .* got list"):
+        CHECKERS[name]([1.0, 2.0])  # AttributeError: 'list' object has no attribute 'shape' before
+    read_only = np.array([1.0, 2.0])
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match=f"^{name}: x is read-only"):
+        CHECKERS[name](read_only)
+    assert rel_error(numerical_gradient(square_sum, np.array([1.0, 2.0])), [2.0, 4.0]) < 1e-8
+
+
+def test_compare_gradients_names_a_model_that_is_not_one():
+    net, X, y = net_and_batch()
+    with pytest.raises(TypeError, match="^compare_gradients: model must provide params, "
+                                        "forward_tensors, hand_derived_gradients .* NoneType lacks"):
+        compare_gradients(None, X, y)  # AttributeError on forward_tensors before
+    with pytest.raises(TypeError, match="dict lacks params, forward_tensors$"):
+        compare_gradients({}, X, y, hand_derived={})
+    with pytest.raises(ValueError, match="^compare_gradients: y must be the labels, got None"):
+        compare_gradients(net, X, None)
