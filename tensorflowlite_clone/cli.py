@@ -7,17 +7,28 @@
     tflc predict out/model.npz                  # test accuracy and confusion matrix
     tflc bench --sizes tiny --rounds 3          # engine vs hand-derived speed and memory
 
-Expected failures (bad arguments, missing or corrupt files) are one line on stderr,
-`tflc: error: ...`, and exit status 2.
+Expected failures (bad arguments, missing or corrupt files, a full disk, not enough memory) are
+one line on stderr, `tflc: error: ...`, and exit status 2. Ctrl-C is `tflc: interrupted` and exit
+status 130; a closed pipe on stdout (`tflc gradcheck | head -1`) ends quietly with exit status 141
+(128 + SIGPIPE, what a shell reports for a program stopped that way), so that it is not mistaken
+for gradcheck's 1 ("the gradients disagree").
 """
 import argparse
 import contextlib
 import json
 import math
 import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock on the output folder
+    fcntl = None
 
 import numpy as np
 from tqdm import tqdm
@@ -27,7 +38,7 @@ import viz
 from benchmarks import harness
 from models import Softmax, TwoLayerNet
 from tensorflowlite_clone import data
-from tensorflowlite_clone.checkpoint import CheckpointError, load_checkpoint
+from tensorflowlite_clone.checkpoint import CheckpointError, atomic_write, load_checkpoint
 from tensorflowlite_clone.gradcheck import compare_gradients
 from tensorflowlite_clone.optim import SGD, Adam
 
@@ -39,6 +50,11 @@ SPIRAL_DEFAULTS = {"lr": 1e-2, "lr_decay": 1.0, "reg": 1e-4, "iters": 3000}
 OPTIMIZERS = ("sgd", "momentum", "adam")
 MOMENTUM = 0.9
 DTYPES = ("float64", "float32")
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding (np.random.seed) takes no more
+MAX_THREADS = 256
+# The files `tflc train` writes into its output folder: it owns these names there (see RunFolder).
+TRAIN_OUTPUTS = ("model.npz", "loss.png", "accuracy.png", "weights.png", "loss_graph.svg",
+                 "loss_graph.dot", "metrics.json")
 
 
 class CommandError(Exception):
@@ -98,8 +114,10 @@ def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=F
             loss, grads = loss_and_grads(model, X[batch], y[batch], reg)
         if not math.isfinite(loss):
             bar.close()
-            raise CommandError(f"training diverged at iteration {it}: the loss is {loss}; "
-                               "try a smaller --lr")
+            # before the first update the step size cannot be the cause
+            hint = (f"before any update, so not --lr: try a smaller --init-std or --reg "
+                    f"(now {reg:g})" if it == 0 else "try a smaller --lr")
+            raise CommandError(f"training diverged at iteration {it}: the loss is {loss}; {hint}")
         optimizer.step(model.params, grads)
         stats["loss_history"].append(loss)
         end_of_epoch = (it + 1) % per_epoch == 0
@@ -134,9 +152,17 @@ def cmd_train(args):
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    args.hidden = hidden_size(args, 100)
     ds = data.load(args.data, seed=args.split_seed, dtype=args.dtype)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)  # fail before training, not after
+    with RunFolder.open(args.out) as run:  # fail before training, not after
+        files = train(args, ds, run, start)
+        run.commit()
+    print("wrote " + ", ".join(str(p) for p in files.values()))
+    return 0
+
+
+def train(args, ds, run, start):
+    """Train, check and write everything into `run`'s staging folder; returns {what: path}."""
     hyperparameters = {k: getattr(args, k) for k in ("model", "lr", "lr_decay", "reg", "iters",
                                                      "batch_size", "optimizer", "seed", "dtype")}
     hyperparameters["init_std"] = args.init_std or default_init_std(args.model, ds.X_train.shape[1])
@@ -168,33 +194,131 @@ def cmd_train(args):
                  "num_classes": ds.num_classes, "image_shape": list(ds.image_shape),
                  "preprocessing": ds.preprocessing}
     metadata = jsonable({"hyperparameters": hyperparameters, "data": data_info, **result})
-    files = {"checkpoint": model.save(out / "model.npz", metadata, mean_image=ds.mean_image),
-             **write_pictures(model, ds, stats, args.reg, out)}
+    files = {"checkpoint": run.write("model.npz", lambda path: model.save(
+                 path, metadata, mean_image=ds.mean_image)),
+             **write_pictures(model, ds, stats, args.reg, run)}
     metrics = {**result, "final_loss": stats["loss_history"][-1], **stats,
                "hyperparameters": hyperparameters, "data": data_info, "gradcheck": check,
                "timing": {"train_seconds": train_seconds,
                           "ms_per_iteration": 1e3 * train_seconds / args.iters,
                           "total_seconds": time.perf_counter() - start},
                "files": {k: str(v) for k, v in files.items()}}
-    files["metrics"] = out / "metrics.json"
-    files["metrics"].write_text(json.dumps(jsonable(metrics), indent=2) + "\n")
-    print("wrote " + ", ".join(str(p) for p in files.values()))
-    return 0
+    text = json.dumps(jsonable(metrics), indent=2) + "\n"
+    files["metrics"] = run.write("metrics.json",
+                                 lambda path: atomic_write(path, lambda f: f.write(text.encode())))
+    return files
 
 
-def write_pictures(model, ds, stats, reg, out):
+def write_pictures(model, ds, stats, reg, run):
     """The loss and accuracy plots, the first-layer weights (image data only) and the graph of
-    the loss on 4 training examples; returns {what: path}."""
-    files = {"loss_plot": viz.plot_loss(stats["loss_history"], out / "loss.png"),
-             "accuracy_plot": viz.plot_accuracy(stats["train_acc_history"],
-                                                stats["val_acc_history"], out / "accuracy.png")}
+    the loss on 4 training examples, written into `run` (a RunFolder); returns {what: path}."""
+    files = {"loss_plot": run.write("loss.png", lambda path: viz.plot_loss(
+                 stats["loss_history"], path)),
+             "accuracy_plot": run.write("accuracy.png", lambda path: viz.plot_accuracy(
+                 stats["train_acc_history"], stats["val_acc_history"], path))}
     if len(ds.image_shape) >= 2:  # W1's columns (softmax: W's class templates) as images
         weights = model.params["W" if isinstance(model, Softmax) else "W1"]
-        files["weights"] = viz.plot_weights(weights, ds.image_shape, out / "weights.png",
-                                            max_filters=100)
+        files["weights"] = run.write("weights.png", lambda path: viz.plot_weights(
+            weights, ds.image_shape, path, max_filters=100))
     graph = loss_graph(model, ds.X_train[:4], ds.y_train[:4], reg)
-    files["loss_graph"] = render_or_dot(graph, out / "loss_graph.svg")
+    files["loss_graph"] = run.write("loss_graph.svg", lambda path: render_or_dot(graph, path))
     return files
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Turn an OSError (a full disk, a read-only folder...) into one line naming `path`."""
+    try:
+        yield
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+class RunFolder:
+    """The output folder D of `tflc train`, which always describes one complete run.
+
+    - Every file is first written into a staging folder inside D (``D/.tflc-staging-*``: on
+      D's own filesystem, so that moving a file out of it is an atomic rename). Nothing in D
+      changes until `commit`: an error, a full disk or Ctrl-C before then leaves D's previous
+      files as they were, and the staging folder is removed.
+    - `commit` moves the files into D, one atomic rename each, and removes the TRAIN_OUTPUTS
+      this run did not write (weights.png after an earlier digits run, say). Only those names
+      are ours: any other file in D is the user's and is left alone. metrics.json, which
+      lists the run's files, goes last, and a Ctrl-C during the moves waits until they are done.
+    - The run holds an exclusive lock on D for its whole length (``flock`` on
+      ``D/.tflc.lock``, which stays there: removing a lock file races with the next run taking
+      it), so a second run into the same D fails at once, "another tflc run is writing D",
+      instead of mixing its files with this run's. The staging folder of a run that was killed
+      is removed by the next one. Without `fcntl` (Windows) there is no lock.
+    """
+
+    LOCK = ".tflc.lock"
+    STAGING_PREFIX = ".tflc-staging-"
+
+    def __init__(self, folder, staging):
+        self.folder, self.staging = folder, staging
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, folder):
+        folder = Path(folder)
+        for name in TRAIN_OUTPUTS:
+            if (folder / name).is_dir():
+                raise CommandError(f"cannot write {folder / name}: it is a directory")
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / cls.LOCK, "a") as lock:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise CommandError(f"another tflc run is writing {folder}") from None
+            for stale in folder.glob(cls.STAGING_PREFIX + "*"):  # we hold the lock: a dead run's
+                shutil.rmtree(stale, ignore_errors=True)
+            staging = Path(tempfile.mkdtemp(prefix=cls.STAGING_PREFIX, dir=folder))
+            try:
+                yield cls(folder, staging)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def write(self, name, writer):
+        """`writer(path)` writes the file `name` into the staging folder and returns the path
+        it wrote (the graph may come back as .dot); returns that file's path in the folder."""
+        with writing(self.folder / name):
+            written = Path(writer(self.staging / name))
+        return self.folder / written.name
+
+    def commit(self):
+        """Move the staged files into the folder (see the class docstring)."""
+        staged = {path.name for path in self.staging.iterdir()}
+        with interrupts_deferred():
+            for name in sorted(staged - {"metrics.json"}):
+                self._move(name)
+            for name in sorted(set(TRAIN_OUTPUTS) - staged):  # an earlier run's, not this one's
+                with writing(self.folder / name), contextlib.suppress(FileNotFoundError):
+                    (self.folder / name).unlink()
+            if "metrics.json" in staged:
+                self._move("metrics.json")
+
+    def _move(self, name):
+        with writing(self.folder / name):
+            os.replace(self.staging / name, self.folder / name)
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Ctrl-C during the block takes effect when the block is done (a KeyboardInterrupt then)."""
+    caught = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # not the main thread, which is the only one Python signals reach
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def jsonable(value):
@@ -251,44 +375,67 @@ def loss_graph(model, X, y, reg, hand_derived=None, rtol=None, show_values=False
 
 
 def render_or_dot(graph, path):
-    """Render `graph` to `path`; without Graphviz's `dot` program, write the DOT source
-    (path.dot) instead and say so in one line."""
+    """Render `graph` to `path`. If Graphviz's `dot` is missing, fails or hangs (viz.render
+    stops it after viz.DOT_TIMEOUT seconds), write the DOT source (path.dot) instead and say so
+    in one line on stderr, also when that replaces an existing .dot file."""
+    path = Path(path)
     try:
         return viz.render(graph, path)
-    except viz.GraphvizNotFoundError:
-        dot_path = viz.render(graph, Path(path).with_suffix(".dot"))
-        print(f"note: Graphviz's `dot` program was not found; wrote the graph's source to "
-              f"{dot_path} instead of {path} (install Graphviz to draw it)", file=sys.stderr)
+    except viz.GraphvizError as error:
+        missing = isinstance(error, viz.GraphvizNotFoundError)
+        reason = ("Graphviz's `dot` program was not found" if missing
+                  else str(error).splitlines()[0].removeprefix("render: "))
+        dot_path = path.with_suffix(".dot")
+        replacing = f" (replacing the existing {dot_path.name})" if dot_path.exists() else ""
+        viz.render(graph, dot_path)
+        print(f"note: {reason}; wrote the graph's source to {dot_path.name}{replacing} instead "
+              f"of {path.name}{' (install Graphviz to draw it)' if missing else ''}",
+              file=sys.stderr)
         return dot_path
 
 
 def check_output(path, suffixes, what):
-    """Fail before the work, not after it: a known suffix (if `suffixes`) and a folder that
-    exists or can be made."""
-    if suffixes and Path(path).suffix.lower() not in suffixes:
-        raise CommandError(f"{what} {path!r}: use one of the suffixes {', '.join(suffixes)}")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)  # OSError: one line from main
+    """Fail before the work, not after it: a known suffix (if `suffixes`), not a directory,
+    and a folder that exists or can be made."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise CommandError(f"{what} {str(path)!r}: use one of the suffixes {', '.join(suffixes)}")
+    if path.is_dir():
+        raise CommandError(f"cannot write {what} {path}: it is a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)  # OSError: one line from main
+
+
+def hidden_size(args, default):
+    """--hidden, or `default`; only the two-layer net has a hidden layer."""
+    if args.hidden is not None and args.model == "softmax":
+        raise CommandError("--hidden is for --model two-layer: the softmax classifier has no "
+                           "hidden layer")
+    return default if args.hidden is None else args.hidden
 
 
 def cmd_gradcheck(args):
     check_output(args.output, viz.RENDER_FORMATS, "output file")
-    X, y, model = small_problem(args.model, args.seed, args.batch, args.hidden, args.data)
+    X, y, model = small_problem(args.model, args.seed, args.batch, hidden_size(args, 8), args.data)
     result = compare_gradients(model, X, y, args.reg)
     print(f"{args.model} model, batch of {len(X)} ({X.shape[1]} features)")
     print(result)
     # the graph colours the very comparison the table shows, at the table's tolerance
     graph = loss_graph(model, X, y, args.reg, hand_derived=result.hand_derived, rtol=result.tol,
                        title=f"{args.model}: hand-derived vs autodiff gradients")
-    print(f"wrote {render_or_dot(graph, args.output)}")
+    with writing(args.output):
+        written = render_or_dot(graph, args.output)
+    print(f"wrote {written}")
     return 0 if result.ok else 1
 
 
 def cmd_graph(args):
     check_output(args.output, viz.RENDER_FORMATS, "output file")
-    X, y, model = small_problem(args.model, args.seed, args.batch, args.hidden, args.data)
+    X, y, model = small_problem(args.model, args.seed, args.batch, hidden_size(args, 8), args.data)
     graph = loss_graph(model, X, y, args.reg, show_values=args.show_values,
                        show_grads=args.show_grads, title=f"{args.model} loss")
-    print(f"wrote {render_or_dot(graph, args.output)}")
+    with writing(args.output):
+        written = render_or_dot(graph, args.output)
+    print(f"wrote {written}")
     return 0
 
 
@@ -296,10 +443,29 @@ def cmd_graph(args):
 def load_model(path):
     """The model in a checkpoint, whichever kind it holds."""
     kind = load_checkpoint(path)[1].get("kind")
-    if kind not in MODELS:
+    if not isinstance(kind, str) or kind not in MODELS:
         raise CheckpointError(f"{path}: unknown model kind {kind!r}; expected one of "
                               f"{', '.join(MODELS)}")
     return MODELS[kind].load(path)
+
+
+def is_seed(value):
+    return type(value) is int and 0 <= value <= MAX_SEED
+
+
+def trained_on(path, model):
+    """(data spec or None, split seed) from the checkpoint's metadata, each checked."""
+    info = model.metadata.get("data", {})
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path}: metadata.data should be an object, found "
+                              f"{type(info).__name__}")
+    spec, split_seed = info.get("spec"), info.get("split_seed", 0)
+    if spec is not None and not isinstance(spec, str):
+        raise CheckpointError(f"{path}: metadata.data.spec should be a data spec, found {spec!r}")
+    if not is_seed(split_seed):
+        raise CheckpointError(f"{path}: metadata.data.split_seed should be an integer in "
+                              f"0..{MAX_SEED}, found {split_seed!r}")
+    return spec, split_seed
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
@@ -312,15 +478,15 @@ def cmd_predict(args):
     if args.plot:
         check_output(args.plot, (".png",), "plot file")
     model = load_model(args.checkpoint)
-    trained_on = model.metadata.get("data", {})
-    spec = args.data or trained_on.get("spec")
+    trained_spec, split_seed = trained_on(args.checkpoint, model)
+    spec = args.data or trained_spec
     if not spec:
         raise CommandError(f"{args.checkpoint} does not say which data it was trained on; "
                            f"give --data ({', '.join(data.DATA_SPECS)})")
     weights = [v for k, v in model.params.items() if k.startswith("W")]  # W, or W1 and W2
     input_size, num_outputs = weights[0].shape[0], weights[-1].shape[1]
     # the split seed the model was trained with, so that its test set is this test set
-    ds = data.load(spec, seed=trained_on.get("split_seed", 0), dtype=weights[0].dtype)
+    ds = data.load(spec, seed=split_seed, dtype=weights[0].dtype)
     if ds.X_test.shape[1] != input_size:
         raise CommandError(f"{args.checkpoint} takes {input_size} input features but "
                            f"{spec} has {ds.X_test.shape[1]}")
@@ -338,7 +504,9 @@ def cmd_predict(args):
     for c, row in enumerate(cm):
         print(f"{c:>4}" + "".join(f"{v:>{width}}" for v in row))
     if args.plot:
-        print(f"wrote {viz.plot_confusion_matrix(cm, args.plot)}")
+        with writing(args.plot):
+            viz.plot_confusion_matrix(cm, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -352,7 +520,8 @@ def cmd_bench(args):
                          threads=args.threads, per_op=not args.no_per_op, progress=progress)
     print(harness.format_table(report))
     if args.json:
-        harness.save_json(report, args.json)
+        with writing(args.json):
+            harness.save_json(report, args.json)
         print(f"wrote {args.json}")
     return 0
 
@@ -381,6 +550,14 @@ positive_float = _number(float, lambda v: v > 0, "a number > 0")
 nonnegative_float = _number(float, lambda v: v >= 0, "a number >= 0")
 decay_factor = _number(float, lambda v: 0 < v <= 1, "a number in (0, 1]")
 at_least_two = _number(int, lambda v: v >= 2, "an integer >= 2")
+seed_int = _number(int, is_seed, f"an integer in 0..{MAX_SEED}")
+thread_count = _number(int, lambda v: 1 <= v <= MAX_THREADS, f"an integer in 1..{MAX_THREADS}")
+
+
+def path_arg(text):
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got ''")
+    return text
 
 
 def build_parser():
@@ -400,13 +577,13 @@ def build_parser():
                        "(default: random data, 6 features, 3 classes)")
         p.add_argument("--batch", metavar="N", type=positive_int, default=5,
                        help="examples (default: 5)")
-        p.add_argument("--hidden", metavar="N", type=positive_int, default=8,
+        p.add_argument("--hidden", metavar="N", type=positive_int,
                        help="hidden units of the two-layer net (default: 8)")
         p.add_argument("--reg", type=nonnegative_float, default=0.05,
                        help="L2 regularisation strength (default: 0.05)")
-        p.add_argument("--seed", metavar="N", type=nonnegative_int, default=0,
+        p.add_argument("--seed", metavar="N", type=seed_int, default=0,
                        help="random seed (default: 0)")
-        p.add_argument("-o", "--output", metavar="FILE", default=output,
+        p.add_argument("-o", "--output", metavar="FILE", type=path_arg, default=output,
                        help=f"graph file, format from the suffix: .svg, .png, .pdf, .dot "
                        f"(default: {output})")
 
@@ -417,8 +594,8 @@ def build_parser():
     add_model(p)
     p.add_argument("--data", metavar="SPEC", default="digits",
                    help=f"{data_help} (default: %(default)s)")
-    p.add_argument("--hidden", metavar="N", type=positive_int, default=100,
-                   help="hidden units of the two-layer net (default: %(default)s)")
+    p.add_argument("--hidden", metavar="N", type=positive_int,
+                   help="hidden units of the two-layer net (default: 100)")
     p.add_argument("--lr", type=positive_float,
                    help="learning rate (default: 0.001; spiral: 0.01)")
     p.add_argument("--lr-decay", metavar="F", type=decay_factor,
@@ -435,16 +612,18 @@ def build_parser():
     p.add_argument("--init-std", metavar="STD", type=positive_float, default=None,
                    help="std of the initial weights (default: sqrt(2/D) for the two-layer net, "
                    "0.001 for softmax)")
-    p.add_argument("--seed", metavar="N", type=nonnegative_int, default=0,
+    p.add_argument("--seed", metavar="N", type=seed_int, default=0,
                    help="seed of the initial weights and the minibatches (default: %(default)s)")
-    p.add_argument("--split-seed", metavar="N", type=nonnegative_int, default=0,
+    p.add_argument("--split-seed", metavar="N", type=seed_int, default=0,
                    help="seed of the train/validation/test split of digits and spiral "
                    "(default: %(default)s)")
     p.add_argument("--dtype", choices=DTYPES, default="float64", help="(default: %(default)s)")
-    p.add_argument("--threads", metavar="N", type=positive_int, default=1,
+    p.add_argument("--threads", metavar="N", type=thread_count, default=1,
                    help="BLAS threads (default: %(default)s; small matrices are fastest on one)")
-    p.add_argument("--out", metavar="DIR", default="out",
-                   help="output folder (default: %(default)s)")
+    p.add_argument("--out", metavar="DIR", type=path_arg, default="out",
+                   help="output folder (default: %(default)s); the run replaces its own files "
+                   f"there ({', '.join(TRAIN_OUTPUTS)}) all at once at the end, and leaves "
+                   "any other file alone")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)
 
@@ -464,10 +643,10 @@ def build_parser():
 
     p = commands.add_parser("predict", help="test accuracy and confusion matrix of a checkpoint",
                             description="Evaluate a checkpoint on the test split of its data.")
-    p.add_argument("checkpoint", help="a model.npz written by `tflc train`")
+    p.add_argument("checkpoint", type=path_arg, help="a model.npz written by `tflc train`")
     p.add_argument("--data", metavar="SPEC",
                    help=f"{data_help} (default: the data the checkpoint was trained on)")
-    p.add_argument("--plot", metavar="FILE",
+    p.add_argument("--plot", metavar="FILE", type=path_arg,
                    help="also draw the confusion matrix to this .png file")
     p.set_defaults(run=cmd_predict)
 
@@ -479,9 +658,10 @@ def build_parser():
                    help="(default: both)")
     p.add_argument("--rounds", metavar="N", type=at_least_two, default=15,
                    help="timing rounds (default: %(default)s)")
-    p.add_argument("--threads", metavar="N", type=positive_int, default=1,
+    p.add_argument("--threads", metavar="N", type=thread_count, default=1,
                    help="BLAS threads (default: %(default)s)")
-    p.add_argument("--json", metavar="FILE", help="also write the report to this JSON file")
+    p.add_argument("--json", metavar="FILE", type=path_arg,
+                   help="also write the report to this JSON file")
     p.add_argument("--no-per-op", action="store_true", help="skip the per-op overhead measurement")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_bench)
@@ -490,19 +670,28 @@ def build_parser():
 
 def main(argv=None):
     """Run the `tflc` command with `argv` (default: sys.argv[1:]); returns the exit status."""
+    args = None
     try:
         args = build_parser().parse_args(argv)
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not after main has returned
+        return status
     except SystemExit as done:  # --help
         return done.code or 0
     except KeyboardInterrupt:
         print("tflc: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `tflc ... | head`: the reader has gone; send the rest nowhere
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except (CommandError, data.DataError, CheckpointError, viz.GraphvizNotFoundError) as error:
+        with contextlib.suppress(OSError, ValueError):  # ValueError: stdout is not a real file
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (CommandError, data.DataError, CheckpointError) as error:
         message = str(error)
+    except MemoryError as error:
+        sizes = [f"--{name.replace('_', '-')} {getattr(args, name)}"
+                 for name in ("hidden", "batch_size", "batch") if getattr(args, name, None)]
+        message = (f"not enough memory ({error or 'MemoryError'})"
+                   + (f"; sizes asked for: {', '.join(sizes)}" if sizes else ""))
     except OSError as error:
         message = f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
     print(f"tflc: error: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)

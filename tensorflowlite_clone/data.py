@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import math
 import os
 import pickle
 import struct
@@ -181,13 +182,22 @@ def _latin1_encode(text, encoding="latin1"):
     return text.encode("latin1")
 
 
+def _empty_bytes(*args):
+    """What ``bytes()`` does for an empty bytes object pickled by Python 3 at protocol 2 - and
+    nothing else (``bytes(n)`` could ask for any amount of memory)."""
+    if args:
+        raise pickle.UnpicklingError("bytes(...) is only allowed without arguments (b'')")
+    return b""
+
+
 def _allowed_globals():
     try:  # NumPy >= 2
         from numpy._core import multiarray, numeric
     except ImportError:  # NumPy 1.x
         from numpy.core import multiarray, numeric
     allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-               ("_codecs", "encode"): _latin1_encode}
+               ("_codecs", "encode"): _latin1_encode,
+               ("__builtin__", "bytes"): _empty_bytes, ("builtins", "bytes"): _empty_bytes}
     for mod in ("numpy.core", "numpy._core"):  # Python 2 / NumPy 1 files say numpy.core
         allowed[(f"{mod}.multiarray", "_reconstruct")] = multiarray._reconstruct
         allowed[(f"{mod}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5
@@ -231,11 +241,16 @@ def read_cifar10_batch(path):
     missing = {"data", "labels"} - batch.keys()
     if missing:
         raise DataError(f"{path}: missing key(s) {sorted(missing)}; found {sorted(map(str, batch))}")
-    data, labels = batch["data"], np.asarray(batch["labels"])
+    data = batch["data"]
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
             and data.shape[1] == 3072):
         desc = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DataError(f"{path}: 'data' should be a uint8 array of shape (n, 3072), found {desc}")
+    try:
+        labels = np.asarray(batch["labels"])
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. a list in itself
+        raise DataError(f"{path}: 'labels' should be {len(data)} integers, found a "
+                        f"{type(batch['labels']).__name__} that is not ({exc})") from None
     if labels.ndim != 1 or len(labels) != len(data) or (labels.size and labels.dtype.kind not in "iu"):
         raise DataError(f"{path}: 'labels' should be {len(data)} integers, "
                         f"found {labels.dtype} {labels.shape}")
@@ -286,32 +301,55 @@ MNIST_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train
 
 # IDX type codes (third magic byte); values are stored big-endian.
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_MAX_DIMS = 32  # NumPy 1.x's limit (2.x allows 64)
+_IDX_CHUNK = 16 << 20
 
 
-def read_idx(path):
-    """Read one IDX file (raw, or gzip-compressed if the name ends in .gz) into an array."""
+def read_idx(path, ndim=None):
+    """Read one IDX file (raw, or gzip-compressed if the name ends in .gz) into an array.
+
+    With ``ndim``, a file that declares another number of dimensions is refused before its data
+    is read. The header's sizes are checked against the data actually there, in Python ints, and
+    the data is read in bounded chunks: a header declaring a huge array allocates nothing.
+    """
     path = os.fspath(path)
     try:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:
-            raw = f.read()
+            return _read_idx(f, path, ndim)
     except FileNotFoundError:
         raise DataError(f"IDX file not found: {path}") from None
     except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated gzip stream
         raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataError(f"{path}: not an IDX file (magic bytes {raw[:4].hex(' ') or 'missing'}; "
+
+
+def _read_idx(f, path, ndim):
+    magic = f.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+        raise DataError(f"{path}: not an IDX file (magic bytes {magic.hex(' ') or 'missing'}; "
                         f"expected 00 00 <type code> <ndim>)")
-    ndim, header = raw[3], 4 + 4 * raw[3]
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dimensions declared)")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        raise DataError(f"{path}: size {len(raw)} bytes does not match shape {dims} of {dtype.name} "
-                        f"({expected} bytes expected; truncated?)")
-    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    dtype, rank = np.dtype(_IDX_TYPES[magic[2]]), magic[3]
+    if rank > _IDX_MAX_DIMS or (ndim is not None and rank != ndim):
+        expected = _IDX_MAX_DIMS if ndim is None else ndim
+        raise DataError(f"{path}: the header declares {rank} dimensions, expected "
+                        f"{'at most ' if ndim is None else ''}{expected}")
+    sizes = f.read(4 * rank)
+    if len(sizes) < 4 * rank:
+        raise DataError(f"{path}: truncated IDX header ({4 + len(sizes)} bytes, {rank} dimensions "
+                        f"declared)")
+    dims = struct.unpack(f">{rank}I", sizes)
+    nbytes = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
+    data = bytearray()
+    while len(data) < nbytes:
+        chunk = f.read(min(nbytes - len(data), _IDX_CHUNK))
+        if not chunk:
+            raise DataError(f"{path}: shape {dims} of {dtype.name} needs {nbytes} bytes of data, "
+                            f"found {len(data)} (truncated?)")
+        data += chunk
+    if f.read(1):
+        raise DataError(f"{path}: more data than the shape {dims} of {dtype.name} declares "
+                        f"({nbytes} bytes)")
+    return np.frombuffer(data, dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def _find_idx(root, name):
@@ -323,25 +361,29 @@ def _find_idx(root, name):
 
 
 def _mnist_pair(root, images_name, labels_name):
+    """(images, labels, path of the images)."""
     images_path, labels_path = _find_idx(root, images_name), _find_idx(root, labels_name)
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or images.dtype != np.uint8:
+    images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
+    if images.dtype != np.uint8:
         raise DataError(f"{images_path}: expected uint8 images (n, rows, cols), "
                         f"found {images.dtype} {images.shape}")
-    if labels.ndim != 1 or labels.dtype != np.uint8 or len(labels) != len(images):
+    if labels.dtype != np.uint8 or len(labels) != len(images):
         raise DataError(f"{labels_path}: expected {len(images)} uint8 labels, "
                         f"found {labels.dtype} {labels.shape}")
     if labels.size and labels.max() > 9:
         raise DataError(f"{labels_path}: labels must lie in 0..9, found max {labels.max()}")
-    return images, labels.astype(np.int64)
+    return images, labels.astype(np.int64), images_path
 
 
 def load_mnist(root, dtype=np.float64):
     """MNIST from IDX files in ``root``: ``Xtr`` (60000, 28, 28) in [0, 1], ``ytr``, ``Xte``, ``yte``."""
     dtype = _float_dtype(dtype)
     root = os.path.expanduser(os.fspath(root))
-    Xtr, ytr = _mnist_pair(root, MNIST_FILES["train_images"], MNIST_FILES["train_labels"])
-    Xte, yte = _mnist_pair(root, MNIST_FILES["test_images"], MNIST_FILES["test_labels"])
+    Xtr, ytr, train_path = _mnist_pair(root, MNIST_FILES["train_images"], MNIST_FILES["train_labels"])
+    Xte, yte, test_path = _mnist_pair(root, MNIST_FILES["test_images"], MNIST_FILES["test_labels"])
+    if Xte.shape[1:] != Xtr.shape[1:]:
+        raise DataError(f"{test_path}: images of {Xte.shape[1]}x{Xte.shape[2]} pixels, but the "
+                        f"training images ({train_path}) are {Xtr.shape[1]}x{Xtr.shape[2]}")
     scale = dtype.type(1 / 255)
     return Xtr.astype(dtype) * scale, ytr, Xte.astype(dtype) * scale, yte
 
@@ -367,6 +409,13 @@ def load(spec, seed=0, dtype=np.float64):
     ``seed`` drives the shuffled splits of digits and spiral; CIFAR-10 and MNIST use
     their fixed cs231n-style splits.
     """
+    try:
+        return _load(spec, seed, dtype)
+    except MemoryError as exc:  # a real but huge data set, or a file that claims to be one
+        raise DataError(f"{spec}: not enough memory to load it ({exc})") from None
+
+
+def _load(spec, seed, dtype):
     kind, sep, path = str(spec).partition(":")
     if kind == "digits" and not sep:
         return load_digits(seed=seed, dtype=dtype)

@@ -57,8 +57,9 @@ def trained(request, tmp_path_factory):
     """A short training run; returns (model, data, output folder, stdout)."""
     model, spec, extra = RUNS[request.param]
     out = tmp_path_factory.mktemp(request.param)
+    hidden = ["--hidden", "20"] if model == "two-layer" else []
     argv = ["train", "--model", model, "--data", spec, "--iters", "60", "--batch-size", "50",
-            "--hidden", "20", "--lr", "0.01", "--out", str(out), "--quiet", *extra]
+            *hidden, "--lr", "0.01", "--out", str(out), "--quiet", *extra]
     stdout = io.StringIO()  # capsys is per test; this fixture is shared by the module
     with contextlib.redirect_stdout(stdout):
         assert main(argv) == 0

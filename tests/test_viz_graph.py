@@ -374,12 +374,7 @@ def test_missing_dot_says_how_to_install_it(tmp_path, monkeypatch, suffix):
 def test_dot_vanishing_between_the_check_and_the_call_is_the_same_error(tmp_path, monkeypatch):
     m = softmax_loss_graph()
     graph = viz.draw_graph(m["tape"], m["loss"])
-    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
-
-    def pipe(*args, **kwargs):
-        raise graphviz.ExecutableNotFound(("dot", "-Kdot", "-Tsvg"))
-
-    monkeypatch.setattr(graph, "pipe", pipe)
+    monkeypatch.setattr(shutil, "which", lambda name: str(tmp_path / "gone" / "dot"))
     with pytest.raises(GraphvizNotFoundError) as info:
         viz.render(graph, tmp_path / "graph.svg")
     _assert_install_message(info.value)

@@ -8,11 +8,12 @@
 `viz.graph` needs the `graphviz` Python package (and the `dot` program to render anything but
 .dot files); `viz.plots` needs matplotlib and never touches pyplot's global state.
 """
-from .graph import RENDER_FORMATS, GraphvizNotFoundError, draw_graph, render
+from .graph import (DOT_TIMEOUT, RENDER_FORMATS, GraphvizError, GraphvizNotFoundError, draw_graph,
+                    render)
 from .plots import (plot_accuracy, plot_confusion_matrix, plot_loss, plot_training,
                     plot_weights)
 
 __all__ = [
-    "draw_graph", "render", "GraphvizNotFoundError", "RENDER_FORMATS",
+    "draw_graph", "render", "GraphvizError", "GraphvizNotFoundError", "RENDER_FORMATS", "DOT_TIMEOUT",
     "plot_loss", "plot_accuracy", "plot_training", "plot_weights", "plot_confusion_matrix",
 ]

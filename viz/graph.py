@@ -27,17 +27,21 @@ In SVG output every node's ``<g>`` element carries CSS classes (``node op``, ``n
 """
 import contextlib
 import html
+import math
 import shutil
-from numbers import Number
+import subprocess
+from numbers import Number, Real
 from pathlib import Path
 
 import graphviz
 import numpy as np
 
-from tensorflowlite_clone import Tensor, Variable
+from tensorflowlite_clone import GradientTape, Tensor, Variable
+from tensorflowlite_clone.checkpoint import atomic_write
 from tensorflowlite_clone.gradcheck import rel_error
 
-__all__ = ["draw_graph", "render", "GraphvizNotFoundError", "RENDER_FORMATS", "INSTALL_HINT"]
+__all__ = ["draw_graph", "render", "GraphvizError", "GraphvizNotFoundError", "RENDER_FORMATS",
+           "INSTALL_HINT", "DOT_TIMEOUT"]
 
 #: Suffixes `render` understands, and the Graphviz output format each one asks for
 #: (None: the DOT source is written as text; no Graphviz program is needed).
@@ -55,7 +59,16 @@ INSTALL_HINT = (
 )
 
 
-class GraphvizNotFoundError(RuntimeError):
+#: Seconds `render` waits for Graphviz's `dot` by default (a broken install can hang forever).
+DOT_TIMEOUT = 60
+
+
+class GraphvizError(RuntimeError):
+    """Graphviz's `dot` program could not draw a graph: it failed, did not finish in time, or
+    (`GraphvizNotFoundError`) is not installed."""
+
+
+class GraphvizNotFoundError(GraphvizError):
     """Rendering to SVG/PNG/PDF needs Graphviz's `dot` program and it is not installed.
 
     The message says how to install it on common systems.
@@ -146,6 +159,9 @@ def draw_graph(tape, target, *, params=None, inputs=None, show_values=False, sho
         number of inputs of the drawn records (an op that uses a tensor twice, like ``W * W``,
         gets two arrows), less those hidden inside collapsed boxes.
     """
+    if not isinstance(tape, GradientTape):
+        raise TypeError(f"draw_graph: tape must be the GradientTape that recorded target, got "
+                        f"{type(tape).__name__}")
     records = tape.records
     if not isinstance(target, (Tensor, np.ndarray)):
         raise TypeError(f"draw_graph: target must be a Tensor, got {type(target).__name__}")
@@ -335,7 +351,7 @@ def _gradients(tape, target, tensors):
             "would use up. Record with tflc.GradientTape(persistent=True).")
     keys = [key for key, x in tensors.items() if x.dtype.kind in "fc"]
     with contextlib.ExitStack() as stack:
-        with contextlib.suppress(RuntimeError):  # still recording: keep the VJPs off this tape
+        with contextlib.suppress(ValueError):  # still recording: keep the VJPs off this tape
             stack.enter_context(tape.stop_recording())
         result = tape.gradient(target, [tensors[key] for key in keys])
     return {key: None if g is None else np.asarray(g) for key, g in zip(keys, result)}
@@ -610,16 +626,18 @@ def _short_repr(p):
 
 
 # --- render --------------------------------------------------------------------------------------
-def render(graph, path, *, dpi=None):
+def render(graph, path, *, dpi=None, timeout=None):
     """Write `graph` (from `draw_graph`, or any graphviz graph) to `path`; return the Path.
 
     The format follows the suffix: ``.svg``, ``.png``, ``.pdf`` (drawn by Graphviz's `dot`
     program), or ``.dot`` / ``.gv`` (the DOT source as text: needs no Graphviz program).
-    Missing folders are created. `dpi` sets the resolution of a PNG (Graphviz's default is 96).
+    Missing folders are created. `dpi` (a number > 0) sets the resolution of a PNG (Graphviz's
+    default is 96). `dot` is stopped after `timeout` seconds (default `DOT_TIMEOUT`, 60).
 
-    Raises `GraphvizNotFoundError` (a RuntimeError whose message says how to install Graphviz)
-    when `dot` is needed and not installed, and ValueError for an unknown suffix.
-    No intermediate files are left behind.
+    Raises `GraphvizNotFoundError` (a `GraphvizError` whose message says how to install
+    Graphviz) when `dot` is needed and not installed, `GraphvizError` when it fails or runs
+    out of time, and ValueError for an unknown suffix or a bad `dpi`. The file is written
+    atomically: it appears complete or not at all, and no intermediate files are left behind.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -629,26 +647,32 @@ def render(graph, path, *, dpi=None):
                          f"use one of the suffixes {valid}")
     fmt = RENDER_FORMATS[suffix]
     if dpi is not None:
+        if isinstance(dpi, bool) or not isinstance(dpi, Real) or not (math.isfinite(dpi) and dpi > 0):
+            raise ValueError(f"render: dpi must be a number > 0, got {dpi!r}")
         graph = graph.copy()
         graph.graph_attr["dpi"] = str(dpi)
+    source = graph.source.encode(graph.encoding or "utf-8")
     if fmt is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(graph.source, encoding="utf-8")
-        return path
-    if shutil.which("dot") is None:
+        return atomic_write(path, lambda f: f.write(source))
+    dot = shutil.which("dot")
+    if dot is None:
         raise GraphvizNotFoundError(_not_found_message(suffix))
+    timeout = DOT_TIMEOUT if timeout is None else timeout
     try:
-        data = graph.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
+        done = subprocess.run([dot, f"-K{graph.engine}", f"-T{fmt}"], input=source,
+                              capture_output=True, timeout=timeout)
+    except FileNotFoundError:  # gone between the check and the call
         raise GraphvizNotFoundError(_not_found_message(suffix)) from None
-    except graphviz.CalledProcessError as error:
-        stderr = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) \
-            else str(error.stderr or "")
-        raise RuntimeError(f"render: Graphviz's dot failed to draw {path.name}: "
-                           f"{stderr.strip() or error}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
+    except subprocess.TimeoutExpired:
+        raise GraphvizError(f"render: Graphviz's dot did not finish drawing {path.name} within "
+                            f"{timeout:g} s; stopped it") from None
+    except OSError as error:  # e.g. not executable
+        raise GraphvizError(f"render: cannot run Graphviz's dot ({dot}): {error}") from None
+    if done.returncode != 0:
+        stderr = done.stderr.decode(errors="replace").strip()
+        raise GraphvizError(f"render: Graphviz's dot failed to draw {path.name}: "
+                            f"{stderr or f'exit status {done.returncode}'}")
+    return atomic_write(path, lambda f: f.write(done.stdout))
 
 
 def _not_found_message(suffix):

@@ -2,8 +2,8 @@
 
 Every function builds a `matplotlib.figure.Figure` directly and saves it with the Agg
 renderer: no pyplot, no global state, no window, so it works on servers and in tests and never
-disturbs a notebook's own pyplot figures. Each writes one PNG (missing folders are created)
-and returns its `pathlib.Path`.
+disturbs a notebook's own pyplot figures. Each writes one PNG atomically (complete or not at
+all; missing folders are created) and returns its `pathlib.Path`.
 
     viz.plot_training(stats, "out/training.png")        # stats from TwoLayerNet.train
     viz.plot_weights(net.params["W1"], (32, 32, 3), "out/W1.png")
@@ -15,6 +15,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from tensorflowlite_clone.checkpoint import atomic_write
 
 __all__ = ["plot_loss", "plot_accuracy", "plot_training", "plot_weights", "plot_confusion_matrix"]
 
@@ -31,9 +33,8 @@ def _save(fig, path):
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"the plots are written as PNG files; got {path.name!r} (use a .png suffix)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", facecolor="white")
-    return path
+    # a full disk or Ctrl-C leaves no partial PNG behind
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", facecolor="white"))
 
 
 def _series(values, what):
