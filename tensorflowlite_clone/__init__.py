@@ -9,14 +9,16 @@
 from .ops import (add, broadcast_to, cast, divide, exp, getitem, log, matmul, max, maximum, mean,
                   multiply, negative, power, relu, reshape, sigmoid, stop_gradient, subtract, sum,
                   tanh, transpose, unbroadcast, where)
-from .tape import GradientTape, Primitive, Record, detect_anomaly, grad, value_and_grad
+from .tape import (GradientTape, Primitive, Record, UnconnectedGradients, detect_anomaly, grad,
+                   value_and_grad)
 from .tensor import Tensor, Variable
 from .tracing import trace
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "Variable", "GradientTape", "Primitive", "Record", "grad", "value_and_grad", "trace",
+    "Tensor", "Variable", "GradientTape", "UnconnectedGradients", "Primitive", "Record", "grad",
+    "value_and_grad", "trace",
     "detect_anomaly", "add", "subtract", "multiply", "divide", "negative", "power", "matmul",
     "exp", "log", "tanh", "sigmoid", "relu", "maximum", "where", "sum", "mean", "max",
     "reshape", "transpose", "broadcast_to", "getitem", "cast", "stop_gradient", "unbroadcast",

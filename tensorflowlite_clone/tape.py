@@ -4,6 +4,7 @@ A tape is a plain list of records in execution order (a Wengert list). Execution
 already a topological order, so the backward sweep is one reversed loop: no recursion, no sort.
 """
 import contextlib
+import enum
 import os
 import sys
 import threading
@@ -152,28 +153,50 @@ def _entering(x, op):
     return as_array(x, op)
 
 
+class UnconnectedGradients(str, enum.Enum):
+    """What `gradient` gives a source the target does not depend on (TensorFlow's enum; the
+    strings "none" and "zero" are accepted too)."""
+    NONE = "none"
+    ZERO = "zero"
+
+
+def _unconnected(value):
+    try:
+        return UnconnectedGradients(value)
+    except ValueError:
+        raise ValueError(f"gradient: unconnected_gradients must be 'none' or 'zero', "
+                         f"got {value!r}") from None
+
+
 class GradientTape:
     """Records ops on watched tensors; `gradient` differentiates a target with respect to sources.
 
     TensorFlow's semantics: trainable Variables are watched automatically; a non-persistent
-    tape answers one `gradient` call; unconnected sources get None (or zeros); a non-scalar
-    target is differentiated as its sum unless `output_gradients` seeds it.
+    tape answers one `gradient` call (and starts afresh when entered again); unconnected sources
+    get None (or zeros); a non-scalar target, or a list of targets, is differentiated as its sum
+    unless `output_gradients` seeds it.
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
+        self._fresh()
+
+    def _fresh(self):
         self._records = []
         self._watched = {}   # id -> tensor (kept alive so ids stay unique): leaves and outputs
         self._leaves = set()  # ids of the tensors watched directly (not computed on the tape)
-        self._variables = {}  # id -> Variable, in the order they were first watched
+        self._variables = {}  # id -> Variable watched here
         self._holds_big = False  # whether an op recorded here produced a big array
         self._used = False
 
     # --- context ----------------------------------------------------------------------------
     def __enter__(self):
         if self in _state.tapes:
-            raise RuntimeError("GradientTape: this tape is already recording; it cannot be entered again")
+            raise ValueError("GradientTape: this tape is already recording; it cannot be entered "
+                             "again")
+        if self._used:  # as tf.GradientTape does: a spent one-shot tape starts afresh
+            self._fresh()
         _state.tapes.append(self)
         _state.recording.append(self)
         return self
@@ -190,12 +213,12 @@ class GradientTape:
     def stop_recording(self):
         """Ops inside this block are not recorded on this tape."""
         if self not in _state.recording:
-            raise RuntimeError("GradientTape.stop_recording: the tape is not recording")
+            raise ValueError("GradientTape.stop_recording: the tape is not recording")
         _state.recording.remove(self)
         try:
             yield
         finally:
-            if self in _state.tapes:
+            if self in _state.tapes and not self._used:
                 _state.recording.append(self)
 
     # --- what is watched ----------------------------------------------------------------------
@@ -203,7 +226,7 @@ class GradientTape:
         """Watch a Tensor or a floating-point NumPy array (or a list/tuple/dict of them)."""
         for x in _flatten(tensor):
             if not isinstance(x, (Tensor, np.ndarray)):
-                raise TypeError(f"watch: expected a Tensor or NumPy array, got {type(x).__name__}")
+                raise ValueError(f"watch: expected a Tensor or NumPy array, got {type(x).__name__}")
             if x.dtype.kind not in "fc":
                 raise TypeError(f"watch: cannot watch a tensor of dtype {x.dtype}; "
                                 "only floating-point values have gradients")
@@ -230,7 +253,8 @@ class GradientTape:
         return found
 
     def watched_variables(self):
-        return tuple(self._variables.values())
+        """The Variables this tape watches, in the order they were created (as in TF)."""
+        return tuple(sorted(self._variables.values(), key=lambda v: v._order))
 
     @property
     def records(self):
@@ -239,54 +263,152 @@ class GradientTape:
         return tuple(self._records)
 
     def reset(self):
-        """Forget everything recorded and watched, as if the tape were new."""
-        self._records.clear()
-        self._watched.clear()
-        self._leaves.clear()
-        self._variables.clear()
-        self._holds_big = self._used = False
+        """Forget everything recorded and watched, as if the tape were new. As in TF, only
+        while the tape records (inside its `with` block)."""
+        if self not in _state.recording:
+            raise ValueError("GradientTape.reset: the tape is not recording; call reset inside "
+                             "its `with` block")
+        self._fresh()
 
     # --- differentiation ----------------------------------------------------------------------
-    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
-        if unconnected_gradients not in ("none", "zero"):
-            raise ValueError(f"gradient: unconnected_gradients must be 'none' or 'zero', "
-                             f"got {unconnected_gradients!r}")
-        if not self.persistent:
-            if self._used:
-                raise RuntimeError("gradient: a non-persistent GradientTape can only be asked once "
-                                   "(its records are released); use GradientTape(persistent=True)")
-            if self in _state.recording:
-                raise RuntimeError("gradient: called inside the non-persistent tape's own `with` "
-                                   "block; call it after the block, or use persistent=True")
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """d(sum of target) / d(source) for each source, in the structure of `sources`.
+
+        `target` is a Tensor or a list (tuple, dict) of them, differentiated as their sum;
+        `output_gradients`, in the structure of `target`, weights each one instead of ones."""
+        unconnected = _unconnected(unconnected_gradients)
+        self._check_usable("gradient")
+        targets, seeds = self._targets(target, output_gradients)
+        flat_sources = self._sources(sources)
+        grads = self._sweep(targets, seeds, flat_sources, release=not self.persistent)
+        if unconnected is UnconnectedGradients.ZERO:
+            grads = [np.zeros_like(_array(s)) if g is None else g
+                     for g, s in zip(grads, flat_sources)]
+        handed_out = {id(seed) for seed in seeds}  # a seed may be the caller's own array
+        return _unflatten(sources, iter([_as_result(g, handed_out) for g in grads]))
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """d target[i] / d source[j] for every entry of the target and each source: shaped
+        `target.shape + source.shape`, in the structure of `sources`, as in TF (one backward
+        sweep per entry of the target; the last two arguments are TF's and change nothing)."""
+        return self._jacobian(target, sources, unconnected_gradients, batched=False)
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """d target[b, i] / d source[b, j] for each example b of a batch whose examples do not
+        interact: shaped `(B,) + target.shape[1:] + source.shape[1:]`, as in TF (one backward
+        sweep per entry of one example's target)."""
+        return self._jacobian(target, source, unconnected_gradients, batched=True)
+
+    def _jacobian(self, target, sources, unconnected_gradients, batched):
+        what = "batch_jacobian" if batched else "jacobian"
+        unconnected = _unconnected(unconnected_gradients)
+        self._check_usable(what)
+        (target,), _ = self._targets(target, None, what)
+        flat_sources = self._sources(sources, what)
+        value = _array(target)
+        if batched:
+            for s in [value, *map(_array, flat_sources)]:
+                if s.ndim == 0 or s.shape[0] != value.shape[0]:
+                    raise ValueError(f"batch_jacobian: the target {value.shape} and the source "
+                                     f"{_array(flat_sources[0]).shape} must share their first "
+                                     "(batch) axis")
+        entries = list(np.ndindex(value.shape[1:] if batched else value.shape))
+        on_tensors = bool(_state.recording)
+        rows = []
+        for k, entry in enumerate(entries):
+            seed = np.zeros(value.shape, value.dtype)
+            seed[(slice(None),) + entry if batched else entry] = 1
+            seed = _wrap(seed) if on_tensors else seed
+            rows.append(self._sweep([target], [seed], flat_sources,
+                                    release=not self.persistent and k == len(entries) - 1))
+        if not entries and not self.persistent:  # an empty target: no sweep ran
+            self._fresh()
+            self._used = True
+        results = []
+        for j, s in enumerate(flat_sources):
+            s = _array(s)
+            full = value.shape + (s.shape[1:] if batched else s.shape)
+            parts = [row[j] for row in rows]
+            if all(p is None for p in parts):
+                results.append(np.zeros(full, s.dtype)
+                               if unconnected is UnconnectedGradients.ZERO else None)
+                continue
+            parts = [np.zeros(s.shape, s.dtype) if p is None else p for p in parts]
+            results.append(_stacked(parts, axis=1 if batched else 0).reshape(full))
+        return _unflatten(sources, iter([_as_result(r, set()) for r in results]))
+
+    def _check_usable(self, what):
+        if self.persistent:
+            return
+        if self._used:
+            raise RuntimeError(f"{what}: a non-persistent GradientTape can only be asked once "
+                               "(its records are released); use GradientTape(persistent=True)")
+        if self in _state.recording:  # as tf.GradientTape does: answer, and stop recording
+            _state.recording.remove(self)
+
+    def _targets(self, target, output_gradients, what="gradient"):
+        """The flat targets and the seed of each (ones, or its `output_gradients`)."""
+        targets = _flatten(target)
+        if output_gradients is None:
+            weights = [None] * len(targets)
+        elif isinstance(target, _NESTED):
+            weights = _flatten(output_gradients)
+            if len(weights) != len(targets):
+                raise ValueError(f"{what}: {len(weights)} output_gradients for {len(targets)} "
+                                 "targets")
+        else:
+            weights = [output_gradients]
+        for k, t in enumerate(targets):
+            if not isinstance(t, (Tensor, np.ndarray)):
+                raise TypeError(f"{what}: target must be a Tensor, got {type(t).__name__}")
+            if t.dtype.kind not in "fc":
+                raise TypeError(f"{what}: the target holds {t.dtype}; only floating-point "
+                                "targets have gradients")
+        on_tensors = bool(_state.recording)
+        return targets, [_seed(t, w, on_tensors) for t, w in zip(targets, weights)]
+
+    def _sources(self, sources, what="gradient"):
         flat_sources = _flatten(sources)
         for k, s in enumerate(flat_sources):  # (a Tensor always holds floats)
             if not (isinstance(s, Tensor) or isinstance(s, np.ndarray) and s.dtype.kind in "fc"):
                 kind = getattr(s, "dtype", type(s).__name__)
-                raise TypeError(f"gradient: source {k} is {kind}; only floating-point "
+                raise TypeError(f"{what}: source {k} is {kind}; only floating-point "
                                 "Tensors or arrays have gradients")
-        if not isinstance(target, (Tensor, np.ndarray)):
-            raise TypeError(f"gradient: target must be a Tensor, got {type(target).__name__}")
-        if target.dtype.kind not in "fc":
-            raise TypeError(f"gradient: the target holds {target.dtype}; only floating-point "
-                            "targets have gradients")
-        seed = _seed(target, output_gradients, on_tensors=bool(_state.recording))
+        return flat_sources
+
+    def _sweep(self, targets, seeds, flat_sources, release):
+        """The gradient of the targets, seeded by `seeds`, for each source (None: unconnected)."""
         # as in TensorFlow, a source the tape never watched (nor computed) is unconnected
         records = self._records
         connected = [s for s in flat_sources if id(s) in self._watched]
         # when every leaf is a source, every tensor the tape watches depends on a source
         depends = set(self._watched) if self._leaves <= {id(s) for s in connected} else None
-        release = not self.persistent
         if release:  # now: the sweep then frees each record once it is used
             self._used, self._records, self._watched, self._leaves = True, [], {}, set()
-        grads = _backward(records, target, seed, connected, release=release,
+        grads = _backward(records, targets, seeds, connected, release=release,
                           trim=release and self._holds_big, depends=depends)
-        results, handed_out = [], {id(seed)}  # the seed may be the caller's own array
-        for s in flat_sources:
-            g = grads.get(id(s))
-            if g is None and unconnected_gradients == "zero":
-                g = np.zeros_like(s._value if isinstance(s, Tensor) else s)
-            results.append(_as_result(g, handed_out))
-        return _unflatten(sources, iter(results))
+        return [grads.get(id(s)) for s in flat_sources]
+
+
+def _array(x):
+    return x._value if isinstance(x, Tensor) else x
+
+
+def _stacked(parts, axis):
+    """np.stack(parts, axis), recorded when the parts are Tensors (an outer tape is listening)."""
+    if not any(isinstance(p, Tensor) for p in parts):
+        return np.stack(parts, axis)
+    from .ops import _scatter_back  # (ops import this module)
+    shape = parts[0].shape[:axis] + (len(parts),) + parts[0].shape[axis:]
+    total = None
+    for k, part in enumerate(parts):  # each part scattered into its slice, summed
+        index = (slice(None),) * axis + (k,)
+        placed = _scatter_back(part, index, shape)
+        total = placed if total is None else total + placed
+    return total
 
 
 def _seed(target, output_gradients, on_tensors):
@@ -310,8 +432,9 @@ def _seed(target, output_gradients, on_tensors):
     return seed if on_tensors else seed._value
 
 
-def _backward(records, target, seed, sources, release=False, trim=False, depends=None):
-    """Sweep `records` in reverse, accumulating d(target)/d(tensor) in a dict keyed by identity.
+def _backward(records, targets, seeds, sources, release=False, trim=False, depends=None):
+    """Sweep `records` in reverse, accumulating d(sum of the targets, each weighted by its seed)
+    / d(tensor) in a dict keyed by identity (a target's own entry starts as its seed).
 
     Only records downstream of a source matter (`depends`: the ids of the tensors that depend on
     a source, found here unless the caller knows them); each record's output gradient is popped
@@ -338,10 +461,13 @@ def _backward(records, target, seed, sources, release=False, trim=False, depends
                 record.output = None
             if not op.needs_inputs:
                 _let_inputs_go(record)
-    if id(target) not in depends:
-        return {}
+    grads = {}
+    for target, seed in zip(targets, seeds):
+        key = id(target)
+        grads[key] = seed if key not in grads else grads[key] + seed
+    if depends.isdisjoint(grads):
+        return grads
     anomaly = _state.anomaly
-    grads = {id(target): seed}
     summed = set()  # keys whose gradient is a sum this sweep made (its own array to add into)
     while pending:
         record = pending.pop()

@@ -1,4 +1,6 @@
 """Tensor and Variable: thin wrappers around NumPy arrays that the ops record on tapes."""
+import itertools
+
 import numpy as np
 
 
@@ -155,20 +157,34 @@ def _wrap(array):
     return tensor
 
 
+_created = itertools.count()  # Variables' creation order
+
+
 def _swap_last_two(ndim):
     return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
 
 
 class Variable(Tensor):
-    """A trainable tensor: tapes watch it automatically; optimizers update it with `assign_sub`."""
+    """A trainable tensor: tapes watch it automatically; optimizers update it with `assign_sub`.
 
-    __slots__ = ("trainable",)
+    It holds its own copy of `value`, as tf.Variable does: changing the array it was made from
+    does not change it (nor a gradient a tape recorded on it)."""
+
+    __slots__ = ("trainable", "_order")
 
     def __init__(self, value, name=None, trainable=True):
-        # No copy (a model's parameter arrays become Variables on every step): the engine never
-        # writes into a Variable's array, since updates replace the storage instead.
-        super().__init__(value, name)
+        super().__init__(np.array(as_array(value), copy=True), name)
         self.trainable = trainable
+        self._order = next(_created)  # tapes list their variables in creation order, as TF
+
+    @classmethod
+    def _sharing(cls, array, name=None):
+        """A Variable around `array` without a copy, for arrays the engine's callers own and
+        leave alone while it is in use (a model's parameters, made Variables on every step)."""
+        variable = cls.__new__(cls)
+        Tensor.__init__(variable, array, name)
+        variable.trainable, variable._order = True, next(_created)
+        return variable
 
     # Updates replace the storage rather than writing into it: a tape that recorded an op on
     # the old value keeps that value, so a later gradient is not silently changed (as in TF).
