@@ -214,7 +214,7 @@ class Softmax:
         """(loss Tensor, {"W", "scores", "probs"}) from primitives, reading self.W afresh."""
         W = self._weights()
         X, y = _checked(W, X, y, reg)
-        return softmax_tensors(tflc.Variable(W, name="W"), X, y, reg, nudge)
+        return softmax_tensors(tflc.Variable(W, name="W", copy=False), X, y, reg, nudge)
 
     @staticmethod
     def hand_derived_gradients(params, X, y, reg=0.0):

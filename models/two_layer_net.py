@@ -77,7 +77,9 @@ class TwoLayerNet:
         return loss_tensors(self._variables(), X, y, reg, nudge)
 
     def _variables(self):
-        return {name: tflc.Variable(self.params[name], name=name) for name in self.PARAMS}
+        # no copies: self.params is left alone while the tape holds them
+        return {name: tflc.Variable(self.params[name], name=name, copy=False)
+                for name in self.PARAMS}
 
     def loss(self, X, y=None, reg=0.0, method="autodiff"):
         """Scores (N, C) if y is None, else (loss, grads) with grads keyed and typed like params.

@@ -168,23 +168,17 @@ class Variable(Tensor):
     """A trainable tensor: tapes watch it automatically; optimizers update it with `assign_sub`.
 
     It holds its own copy of `value`, as tf.Variable does: changing the array it was made from
-    does not change it (nor a gradient a tape recorded on it)."""
+    does not change it (nor a gradient a tape recorded on it). `copy=False` shares the array
+    instead, for callers that leave it alone while the Variable is in use (a model's parameters,
+    made Variables on every step, are not copied each time)."""
 
     __slots__ = ("trainable", "_order")
 
-    def __init__(self, value, name=None, trainable=True):
-        super().__init__(np.array(as_array(value), copy=True), name)
+    def __init__(self, value, name=None, trainable=True, copy=True):
+        value = as_array(value)
+        super().__init__(np.array(value, copy=True) if copy else value, name)
         self.trainable = trainable
         self._order = next(_created)  # tapes list their variables in creation order, as TF
-
-    @classmethod
-    def _sharing(cls, array, name=None):
-        """A Variable around `array` without a copy, for arrays the engine's callers own and
-        leave alone while it is in use (a model's parameters, made Variables on every step)."""
-        variable = cls.__new__(cls)
-        Tensor.__init__(variable, array, name)
-        variable.trainable, variable._order = True, next(_created)
-        return variable
 
     # Updates replace the storage rather than writing into it: a tape that recorded an op on
     # the old value keeps that value, so a later gradient is not silently changed (as in TF).

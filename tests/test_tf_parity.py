@@ -156,3 +156,8 @@ def test_a_jacobian_taken_while_an_outer_tape_records_is_differentiable():
         J = inner.jacobian(y, x)  # diag(3 x^2), recorded on the outer tape
         s = tflc.sum(J * W)
     np.testing.assert_allclose(outer.gradient(s, x).numpy(), 6 * x0 * np.diag(W), rtol=1e-14)
+
+
+def test_copy_false_shares_the_array_for_callers_that_leave_it_alone():
+    a = np.array([1.0, 2.0])
+    assert tflc.Variable(a, copy=False).numpy() is a
