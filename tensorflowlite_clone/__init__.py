@@ -11,6 +11,7 @@ from .ops import (add, broadcast_to, cast, divide, exp, getitem, log, matmul, ma
                   tanh, transpose, unbroadcast, where)
 from .tape import (GradientTape, Primitive, Record, UnconnectedGradients, detect_anomaly, grad,
                    value_and_grad)
+from .custom import custom_gradient
 from .tensor import Tensor, Variable
 from .tracing import trace
 
@@ -18,7 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Variable", "GradientTape", "UnconnectedGradients", "Primitive", "Record", "grad",
-    "value_and_grad", "trace",
+    "value_and_grad", "trace", "custom_gradient",
     "detect_anomaly", "add", "subtract", "multiply", "divide", "negative", "power", "matmul",
     "exp", "log", "tanh", "sigmoid", "relu", "maximum", "where", "sum", "mean", "max",
     "reshape", "transpose", "broadcast_to", "getitem", "cast", "stop_gradient", "unbroadcast",

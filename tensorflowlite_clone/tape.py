@@ -484,6 +484,8 @@ def _backward(records, targets, seeds, sources, release=False, trim=False, depen
             if vjp is None or key not in depends:
                 continue
             gx = vjp(*args)
+            if gx is None:  # (a custom gradient's "no gradient")
+                continue
             if gx.dtype is not value.dtype and gx.dtype != value.dtype:  # (`is`: the common case)
                 gx = gx.astype(value.dtype)  # e.g. a float32 weight meeting float64 data
             if anomaly:

@@ -53,14 +53,14 @@ def trace(f, argnums=0):
         if signature not in plans:  # record; the result comes from running f as usual
             if len(plans) == MAX_PLANS:  # forget the oldest (a signature that keeps changing)
                 del plans[next(iter(plans))]
-            plan, value_read = _Plan.record(f, args, nums)
-            if value_read:  # a replay would reuse the value read now: run f itself instead
+            plan, eager_because = _Plan.record(f, args, nums)
+            if eager_because:  # a replay would reuse what this call saw: run f itself instead
                 nonlocal warned
                 if not warned:
                     warned = True
-                    warnings.warn(f"trace: f reads the value of a traced tensor ({value_read}), "
-                                  "which a trace would freeze; f runs eagerly for arguments of "
-                                  "this signature", RuntimeWarning, stacklevel=2)
+                    warnings.warn(f"trace: f {eager_because}, which a replay cannot redo; f runs "
+                                  "eagerly for arguments of this signature", RuntimeWarning,
+                                  stacklevel=2)
                 plan = None
             plans[signature] = plan
             return eager(*args)
@@ -116,7 +116,7 @@ class _TracingTape(GradientTape):
         self._arguments = {id(x) for x in arguments}  # ids of the argument leaves
         self.conversions = {}  # id(float64 copy) -> the argument array it was converted from
         self._kept = []        # the copies, so that their ids stay unique while tracing
-        self.value_read = None  # how and where f first read a value, if it did
+        self.eager_because = None  # what f did that a replay cannot redo, and where
 
     def _will_record(self, op, inputs):
         super()._will_record(op, inputs)  # still watches Variables on first use
@@ -129,8 +129,12 @@ class _TracingTape(GradientTape):
             self._arguments.add(id(copy))
 
     def read(self, x, how):
-        if self.value_read is None and id(x) in _downstream(self._records, self._arguments):
-            self.value_read = f"{how} at {_user_frame()}"
+        if id(x) in _downstream(self._records, self._arguments):
+            self.cannot_replay(f"reads the value of a traced tensor ({how})")
+
+    def cannot_replay(self, what):
+        if self.eager_because is None:
+            self.eager_because = f"{what} at {_user_frame()}"
 
     def __enter__(self):
         super().__enter__()
@@ -160,8 +164,8 @@ class _Plan:
         _describe(args, leaves)
         with _TracingTape(leaves + [x._value for x in leaves if isinstance(x, Tensor)]) as tape:
             loss = f(*args)
-        if tape.value_read or not any(r.output is loss for r in tape._records):
-            return None, tape.value_read  # f reads values, or returns a constant: run it eagerly
+        if tape.eager_because or not any(r.output is loss for r in tape._records):
+            return None, tape.eager_because  # f reads values, or returns a constant: run eagerly
         plan = cls(tape._records, loss, leaves, [_flatten(args[i]) for i in nums], tape.conversions)
         return plan, None
 
