@@ -227,7 +227,13 @@ def broadcast_to(x, shape):
     return _broadcast_to(x, _shape(shape, "broadcast_to"))
 
 
-_sum = Primitive("sum", _add_reduce, (
+def _sum_forward(x, axis, keepdims):
+    if getattr(x, "dtype", None) is not None and x.dtype.kind in "biu":  # booleans count, and
+        return np.sum(x, axis=axis, keepdims=keepdims)  # small ints sum in int64, as np.sum
+    return _add_reduce(x, axis, keepdims)
+
+
+_sum = Primitive("sum", _sum_forward, (
     lambda g, ans, x, axis, keepdims: _broadcast_back(_kept(g, x, axis, keepdims), x.shape),),
     needs_output=False, needs_inputs=False)
 
@@ -337,7 +343,11 @@ _getitem = Primitive("getitem", lambda x, index: x[index],
 
 def _index(part):
     if isinstance(part, Tensor):
-        raise TypeError("getitem: index with integer NumPy arrays, not Tensors")
+        if part.dtype.kind not in "biu":
+            raise IndexError(f"getitem: a {part.dtype} tensor cannot index; use integers or "
+                             "booleans")
+        _read(part, "an integer tensor used as an index")  # a trace would freeze it
+        return part._value
     if isinstance(part, (list, tuple)):  # inside an index, NumPy reads a sequence as an array
         for item in part:  # a trace cannot redo this on the next call's arrays
             if isinstance(item, np.ndarray):
@@ -364,12 +374,13 @@ _cast = Primitive("cast", lambda x, dtype: np.asarray(x, dtype),
 
 
 def cast(x, dtype):
+    """`x` as `dtype`; a cast to an integer or boolean dtype carries no gradient (as in TF)."""
     try:
         dtype = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"cast: {dtype!r} is not a NumPy dtype") from None
-    if dtype.kind not in "fc":
-        raise TypeError(f"cast: tensors hold floating-point values, not {dtype}")
+    if dtype.kind not in "biufc":
+        raise TypeError(f"cast: tensors hold booleans or numbers, not {dtype}")
     return _cast(x, dtype)
 
 

@@ -8,6 +8,7 @@ import enum
 import os
 import sys
 import threading
+import warnings
 
 import numpy as np
 
@@ -74,9 +75,9 @@ class Primitive:
         inputs, params = args[:self.arity], args[self.arity:]
         values = []
         for x in inputs:
-            if isinstance(x, Tensor):  # a Tensor always holds a float array
+            if isinstance(x, Tensor):  # a Tensor always holds numbers
                 values.append(x._value)
-            elif type(x) in _NUMBERS or type(x) is np.ndarray and x.dtype.kind in "fc":
+            elif type(x) in _NUMBERS or type(x) is np.ndarray and x.dtype.kind in "biufc":
                 values.append(x)
             else:  # anything else needs converting (rare)
                 inputs = tuple(_entering(x, self.name) if vjp else x
@@ -98,7 +99,7 @@ class Primitive:
         if state.recording:
             record = None
             for tape in state.recording:
-                if tape._will_record(self, inputs):
+                if tape._will_record(self, inputs, value):
                     if record is None:
                         record = Record(self, inputs, values, output, params, where)
                     else:  # nested tapes: a one-shot sweep of one must leave it whole
@@ -141,8 +142,8 @@ def reworded(error, message):
 
 def _entering(x, op):
     """Inputs to differentiable math: Tensors stay; scalars become Python numbers, which NumPy
-    types weakly, so no scalar upcasts float32 (a NumPy float64 scalar would); float arrays keep
-    their identity; other numbers become float64 (`as_array`); anything else is a TypeError."""
+    types weakly, so no scalar upcasts float32 (a NumPy float64 scalar would); arrays of numbers
+    keep their identity (`as_array`); anything else is a TypeError."""
     if isinstance(x, np.number):
         return x.item()
     if isinstance(x, (Tensor, float, int)) and not isinstance(x, bool):
@@ -223,13 +224,16 @@ class GradientTape:
 
     # --- what is watched ----------------------------------------------------------------------
     def watch(self, tensor):
-        """Watch a Tensor or a floating-point NumPy array (or a list/tuple/dict of them)."""
+        """Watch a Tensor or a floating-point NumPy array (or a list/tuple/dict of them). An
+        integer or boolean one has no gradient: as in TF, it is left unwatched, with a warning."""
         for x in _flatten(tensor):
             if not isinstance(x, (Tensor, np.ndarray)):
                 raise ValueError(f"watch: expected a Tensor or NumPy array, got {type(x).__name__}")
             if x.dtype.kind not in "fc":
-                raise TypeError(f"watch: cannot watch a tensor of dtype {x.dtype}; "
-                                "only floating-point values have gradients")
+                warnings.warn(f"watch: a tensor of dtype {x.dtype} has no gradient (only "
+                              "floating-point values do); it is not watched", RuntimeWarning,
+                              stacklevel=3)
+                continue
             self._remember(x)
 
     def _remember(self, x):
@@ -238,17 +242,19 @@ class GradientTape:
         if isinstance(x, Variable):
             self._variables.setdefault(id(x), x)
 
-    def _will_record(self, op, inputs):
-        """Whether the tape records `op` on `inputs`: it can carry a gradient back to a watched
-        input. Watches trainable Variables on first use."""
-        if not op.differentiable:
+    def _will_record(self, op, inputs, value):
+        """Whether the tape records `op` on `inputs`, giving `value`: it can carry a gradient
+        back to a watched input (an integer or boolean result carries none, as in TF). Watches
+        trainable floating-point Variables on first use."""
+        if not op.differentiable or value.dtype.kind not in "fc":
             return False
         watched, found = self._watched, False
         for x in inputs:
             if id(x) in watched:
                 found = True
-            elif isinstance(x, Variable) and x.trainable and self.watch_accessed_variables:
-                self._remember(x)  # `watch` without its checks: a Variable holds floats
+            elif (isinstance(x, Variable) and x.trainable and self.watch_accessed_variables
+                  and x.dtype.kind in "fc"):
+                self._remember(x)  # `watch` without its checks
                 found = True
         return found
 
@@ -306,7 +312,9 @@ class GradientTape:
         what = "batch_jacobian" if batched else "jacobian"
         unconnected = _unconnected(unconnected_gradients)
         self._check_usable(what)
-        (target,), _ = self._targets(target, None, what)
+        if isinstance(target, _NESTED):
+            raise TypeError(f"{what}: target must be one Tensor, got a {type(target).__name__}")
+        targets, _ = self._targets(target, None, what)
         flat_sources = self._sources(sources, what)
         value = _array(target)
         if batched:
@@ -315,7 +323,7 @@ class GradientTape:
                     raise ValueError(f"batch_jacobian: the target {value.shape} and the source "
                                      f"{_array(flat_sources[0]).shape} must share their first "
                                      "(batch) axis")
-        entries = list(np.ndindex(value.shape[1:] if batched else value.shape))
+        entries = list(np.ndindex(value.shape[1:] if batched else value.shape)) if targets else []
         on_tensors = bool(_state.recording)
         rows = []
         for k, entry in enumerate(entries):
@@ -361,22 +369,26 @@ class GradientTape:
                                  "targets")
         else:
             weights = [output_gradients]
-        for k, t in enumerate(targets):
+        for t in targets:
             if not isinstance(t, (Tensor, np.ndarray)):
                 raise TypeError(f"{what}: target must be a Tensor, got {type(t).__name__}")
-            if t.dtype.kind not in "fc":
-                raise TypeError(f"{what}: the target holds {t.dtype}; only floating-point "
-                                "targets have gradients")
+            if t.dtype.kind not in "fc":  # as in TF: it carries no gradient
+                warnings.warn(f"{what}: a target of dtype {t.dtype} has no gradient",
+                              RuntimeWarning, stacklevel=3)
         on_tensors = bool(_state.recording)
-        return targets, [_seed(t, w, on_tensors) for t, w in zip(targets, weights)]
+        kept = [(t, _seed(t, w, on_tensors)) for t, w in zip(targets, weights)
+                if t.dtype.kind in "fc"]
+        return [t for t, _ in kept], [seed for _, seed in kept]
 
     def _sources(self, sources, what="gradient"):
         flat_sources = _flatten(sources)
-        for k, s in enumerate(flat_sources):  # (a Tensor always holds floats)
-            if not (isinstance(s, Tensor) or isinstance(s, np.ndarray) and s.dtype.kind in "fc"):
-                kind = getattr(s, "dtype", type(s).__name__)
-                raise TypeError(f"{what}: source {k} is {kind}; only floating-point "
-                                "Tensors or arrays have gradients")
+        for k, s in enumerate(flat_sources):
+            if not isinstance(s, (Tensor, np.ndarray)):
+                raise TypeError(f"{what}: source {k} is {type(s).__name__}; only Tensors or "
+                                "arrays have gradients")
+            if s.dtype.kind not in "fc":  # as in TF: no gradient, and a warning
+                warnings.warn(f"{what}: source {k} holds {s.dtype}, which has no gradient",
+                              RuntimeWarning, stacklevel=3)
         return flat_sources
 
     def _sweep(self, targets, seeds, flat_sources, release):
@@ -641,9 +653,16 @@ def is_int(x):
 
 
 def _as_tensors(structure):
-    """`structure` (an array, a Tensor, or lists / tuples / dicts of them) with Tensors for leaves."""
-    return _unflatten(structure, (x if isinstance(x, Tensor) else Tensor(x)
-                                  for x in _flatten(structure)))
+    """`structure` (an array, a Tensor, or lists / tuples / dicts of them) with Tensors for leaves;
+    integers and booleans become float64 (a differentiated argument: `grad(f)(3)` means 3.0)."""
+    return _unflatten(structure, (x if isinstance(x, Tensor) and x.dtype.kind in "fc" else
+                                  _floating(Tensor(x)) for x in _flatten(structure)))
+
+
+def _floating(tensor):
+    if tensor.dtype.kind not in "fc":
+        tensor._value = tensor._value.astype(np.float64)
+    return tensor
 
 
 def grad(f, argnums=0):

@@ -5,25 +5,13 @@ import numpy as np
 
 
 def as_array(value, op=None):
-    """The NumPy array behind `value`; integers and booleans enter differentiable math as float64.
-    Anything that is not a number (strings, objects, dates, a masked array's mask) is a TypeError,
-    naming `op` when an op is converting its input."""
+    """The NumPy array behind `value`: booleans or numbers (integers stay integers, as in TF and
+    NumPy, and promote when they meet floats). Anything else (strings, objects, dates, a masked
+    array's mask) is a TypeError, naming `op` when an op is converting its input."""
     if isinstance(value, Tensor):
         return value._value
     if type(value) is np.ndarray and value.dtype.kind in "fc":
         return value  # the common case, and np.asarray's dispatch costs as much as the rest
-    array = numeric_array(value, op)
-    if array.dtype.kind not in "fc":
-        converted = array.astype(np.float64)
-        tracing = _tape._state.tracing
-        if tracing is not None and array is value:  # an argument's array, maybe: a trace must
-            tracing.converted(array, converted)   # redo the conversion on each call's array
-        array = converted
-    return array
-
-
-def numeric_array(value, op=None):
-    """`value` as an ndarray of booleans or numbers, else a TypeError naming `op` and the dtype."""
     prefix = f"{op}: " if op else ""
     if isinstance(value, np.ma.MaskedArray):  # np.asarray would drop the mask silently
         raise TypeError(f"{prefix}cannot make a tensor from a masked array (its mask would be "
@@ -40,7 +28,11 @@ def numeric_array(value, op=None):
 
 
 class Tensor:
-    """An immutable-by-convention array value. Constants are not watched unless `tape.watch`ed."""
+    """An immutable-by-convention array value. Constants are not watched unless `tape.watch`ed.
+
+    `Tensor(array)` wraps a NumPy array without copying it (the engine never writes into it):
+    change the array and the Tensor changes too. Integer and boolean tensors are values
+    without gradients, as in TensorFlow."""
 
     __slots__ = ("_value", "name", "__weakref__")
     __array_ufunc__ = None  # make `ndarray + Tensor` defer to Tensor.__radd__ instead of looping

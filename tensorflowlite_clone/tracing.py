@@ -13,8 +13,7 @@ Wengert list and its adjoint, as a program.
 
 The contract is that of JAX's `jit`: f computes with the engine's ops on its arguments, the
 same ops for every call with the same signature, and reaches each array argument as it was
-passed (not a copy of its own making). The engine's own conversions of an argument (an integer
-array entering an op as float64) are part of the plan. A value that f reads out of a tensor
+passed (not a copy of its own making). A value that f reads out of a tensor
 derived from its arguments (`float(t)`, `bool(t)`, `t.item()`, `t.numpy()`, `np.asarray(t)`,
 comparisons, an index list built of argument arrays) would be frozen into the plan, so the
 trace notices the read and runs f eagerly for that signature, with one warning naming the
@@ -106,27 +105,18 @@ def _describe(value, leaves):
 
 class _TracingTape(GradientTape):
     """Records every op, watched or not: a replay must recompute whatever derives from the
-    arguments, constants included (the row maximum a softmax subtracts). It also hears of the
-    engine's conversions of argument arrays (int to float), which a replay must redo, and of
-    reads of values that derive from the arguments (`float(t)`, `t.numpy()`, `t > 0`), which a
-    replay cannot redo: f then runs eagerly."""
+    arguments, constants included (the row maximum a softmax subtracts), integer results
+    included. It also hears of reads of values that derive from the arguments (`float(t)`,
+    `t.numpy()`, `t > 0`), which a replay cannot redo: f then runs eagerly."""
 
     def __init__(self, arguments):
         super().__init__(persistent=True)
         self._arguments = {id(x) for x in arguments}  # ids of the argument leaves
-        self.conversions = {}  # id(float64 copy) -> the argument array it was converted from
-        self._kept = []        # the copies, so that their ids stay unique while tracing
         self.eager_because = None  # what f did that a replay cannot redo, and where
 
-    def _will_record(self, op, inputs):
-        super()._will_record(op, inputs)  # still watches Variables on first use
+    def _will_record(self, op, inputs, value):
+        super()._will_record(op, inputs, value)  # still watches Variables on first use
         return True
-
-    def converted(self, array, copy):
-        if id(array) in self._arguments:
-            self.conversions[id(copy)] = array
-            self._kept.append(copy)
-            self._arguments.add(id(copy))
 
     def read(self, x, how):
         if id(x) in _downstream(self._records, self._arguments):
@@ -166,17 +156,16 @@ class _Plan:
             loss = f(*args)
         if tape.eager_because or not any(r.output is loss for r in tape._records):
             return None, tape.eager_because  # f reads values, or returns a constant: run eagerly
-        plan = cls(tape._records, loss, leaves, [_flatten(args[i]) for i in nums], tape.conversions)
+        plan = cls(tape._records, loss, leaves, [_flatten(args[i]) for i in nums])
         return plan, None
 
-    def __init__(self, records, loss, arguments, differentiated, conversions):
+    def __init__(self, records, loss, arguments, differentiated):
         """`arguments`: every array leaf of the arguments; `differentiated`: the leaves of each
-        differentiated argument; `conversions`: id(float copy) -> argument array, the engine's
-        conversions of arguments, which the generated code repeats."""
+        differentiated argument."""
         self.checked = False
         slots = {}  # id(tensor or array) -> slot: the variable v<slot> of the generated code
         names = {"empty_like": np.empty_like, "zeros_like": np.zeros_like, "asarray": np.asarray,
-                 "add_second": _add_second, "add_more": _add_more, "float64": np.float64}
+                 "add_second": _add_second, "add_more": _add_more}
         self._ops = {}  # line of the generated code -> (op, its input shapes, backward pass?)
 
         count = itertools.count().__next__  # slot numbers, in order of appearance
@@ -195,14 +184,11 @@ class _Plan:
             slots[id(leaf)] = slots[id(array)] = count()  # the array too: f may wrap it anew
             arguments_in.append(slots[id(leaf)])
 
-        lines = [f"def step({', '.join(f'v{s}' for s in arguments_in)}):"]
-
         def slot_of(x, value):
             slot = slots.get(id(x), slots.get(id(value)))
-            if slot is None and id(value) in conversions:  # an argument, as the engine took it
-                slot = slots[id(value)] = count()
-                lines.append(f"    v{slot} = v{slots[id(conversions[id(value)])]}.astype(float64)")
             return constant(value) if slot is None else slot
+
+        lines = [f"def step({', '.join(f'v{s}' for s in arguments_in)}):"]
 
         # the forward pass: one line per record
         bound = set()  # argument slots that params read (labels in an index)

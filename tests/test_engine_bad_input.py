@@ -33,9 +33,9 @@ def test_a_masked_array_is_refused_rather_than_losing_its_mask():
             make(masked)
 
 
-def test_integer_and_boolean_arrays_still_enter_as_float64():
+def test_integer_and_boolean_arrays_enter_as_numbers():
     assert tflc.add(np.array([1, 2]), 0.5).numpy().tolist() == [1.5, 2.5]
-    assert tflc.sum(np.array([True, True])).numpy() == 2.0
+    assert tflc.sum(np.array([True, True])).numpy() == 2
 
 
 # --- S1-5: tapes are per thread ------------------------------------------------------------------
@@ -233,12 +233,12 @@ def test_a_function_that_returns_no_number_is_a_clear_error():
 
 
 # --- severity 3: the gradient call and detect_anomaly ---------------------------------------------
-def test_an_integer_target_is_refused_rather_than_answering_none():
+def test_an_integer_target_warns_rather_than_answering_none_silently():
     x = tflc.Variable(np.ones(2))
     with tflc.GradientTape() as tape:
         tflc.sum(x)
-    with pytest.raises(TypeError, match="target holds int64"):
-        tape.gradient(np.array([1]), x)
+    with pytest.warns(RuntimeWarning, match="target of dtype int64 has no gradient"):
+        assert tape.gradient(np.array([1]), x) is None  # as TF does, but said out loud
 
 
 def test_complex_output_gradients_for_a_real_target_are_refused():

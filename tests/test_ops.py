@@ -588,10 +588,14 @@ def test_boolean_mask_indexing(check_grads):
     check_grads(lambda v: v[np.array([True, False, True]), 2:], x)
 
 
-def test_tensor_index_is_rejected():
-    x = tflc.Tensor(np.ones(3))
-    with pytest.raises(TypeError, match="getitem"):
-        x[tflc.Tensor(np.array([0, 1]))]
+def test_an_integer_tensor_indexes_and_a_float_tensor_is_refused():
+    x = tflc.Variable(np.array([1.0, 2.0, 3.0]))
+    with tflc.GradientTape() as tape:
+        y = tflc.sum(x[tflc.Tensor(np.array([0, 2, 2]))])
+    assert y.numpy() == 7.0
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [1.0, 0.0, 2.0])
+    with pytest.raises(IndexError, match="getitem: a float64 tensor cannot index"):
+        x[tflc.Tensor(np.array([0.0, 1.0]))]
 
 
 # --- cast and stop_gradient -----------------------------------------------------------------------
@@ -608,9 +612,15 @@ def test_cast_round_trip_keeps_source_dtypes(check_grads):
     check_grads(lambda t: t.astype(np.float64) ** 2, np.array([0.5, -1.5]))
 
 
-def test_cast_to_integer_is_a_type_error():
-    with pytest.raises(TypeError, match="cast"):
-        tflc.cast(tflc.Tensor(np.ones(2)), np.int32)
+def test_cast_to_integer_works_and_carries_no_gradient():
+    x = tflc.Variable(np.array([1.7, -2.2]))
+    with tflc.GradientTape() as tape:  # as tf.cast(x, tf.int32) does: a value, no gradient
+        i = tflc.cast(x, np.int32)
+        y = tflc.sum(i * x)
+    assert i.dtype == np.int32 and i.numpy().tolist() == [1, -2]
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [1.0, -2.0])  # i is a constant
+    with pytest.raises(TypeError, match="cast: tensors hold booleans or numbers"):
+        tflc.cast(x, np.str_)
 
 
 def test_cast_python_scalar():

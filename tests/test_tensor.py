@@ -35,10 +35,10 @@ def test_np_asarray_and_array_protocol():
 
 @pytest.mark.parametrize("value", [np.arange(3), np.array([1, 2], dtype=np.int32), [1, 2, 3], 7,
                                    np.array([True, False]), np.uint8(3)], ids=repr)
-def test_integers_and_booleans_become_float64(value):
-    t = tflc.Tensor(value)
-    assert t.dtype == np.float64
-    np.testing.assert_array_equal(t.numpy(), np.asarray(value, dtype=np.float64))
+def test_integers_and_booleans_stay_what_they_are(value):
+    t = tflc.Tensor(value)  # as tf.constant does (with NumPy's default int64 for Python ints)
+    assert t.dtype == np.asarray(value).dtype
+    np.testing.assert_array_equal(t.numpy(), np.asarray(value))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
@@ -54,14 +54,20 @@ def test_non_numeric_values_are_rejected():
         tflc.Tensor(object())
 
 
-def test_ints_entering_ops_become_float64():
+def test_integers_promote_as_numpy_does():
     out = tflc.Tensor(np.arange(3)) * np.arange(3)
-    assert out.dtype == np.float64
-    np.testing.assert_array_equal(out.numpy(), [0.0, 1.0, 4.0])
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out.numpy(), [0, 1, 4])
+    W = tflc.Variable(np.ones(3, np.float32))
+    assert (tflc.Tensor(np.arange(3, dtype=np.int8)) * W).dtype == np.float32
+    assert (tflc.Tensor(np.arange(3)) / 2).dtype == np.float64
+    assert tflc.sum(np.array([True, True, False])).numpy() == 2  # (np.add.reduce would say True)
+    assert tflc.mean(np.arange(4)).numpy() == 1.5
 
 
 def test_repr():
-    assert repr(tflc.Tensor([1, 2])) == "Tensor([1., 2.], dtype=float64)"
+    assert repr(tflc.Tensor([1., 2.])) == "Tensor([1., 2.], dtype=float64)"
+    assert repr(tflc.Tensor([1, 2])) == "Tensor([1, 2], dtype=int64)"
     assert repr(tflc.Tensor(np.float32(0.5), name="half")) == "Tensor(0.5, dtype=float32, name='half')"
     assert repr(tflc.Variable([1.5], name="w")) == \
         "Variable([1.5], dtype=float64, name='w', trainable=True)"
@@ -182,7 +188,7 @@ def test_variable_properties():
     assert isinstance(v, tflc.Tensor)
     assert v.name == "W" and v.trainable is False and v.shape == (2, 3) and v.dtype == np.float32
     assert tflc.Variable(1.0).trainable is True
-    assert tflc.Variable(3).dtype == np.float64
+    assert tflc.Variable(3).dtype == np.int64  # as tf.Variable(3) is an integer variable
 
 
 def test_iteration_yields_rows_and_refuses_0d():

@@ -161,3 +161,41 @@ def test_a_jacobian_taken_while_an_outer_tape_records_is_differentiable():
 def test_copy_false_shares_the_array_for_callers_that_leave_it_alone():
     a = np.array([1.0, 2.0])
     assert tflc.Variable(a, copy=False).numpy() is a
+
+
+# --- integer and boolean tensors: values without gradients ------------------------------------------
+def test_integer_tensors_are_values_that_promote_and_carry_no_gradient():
+    W = tflc.Variable(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    counts = tflc.Tensor(np.array([[1, 0], [2, 1]]))
+    with tflc.GradientTape() as tape:
+        y = tflc.sum(counts * W)  # as TF after tf.cast: int * float is float
+        doubled = counts * 2  # int * int stays int
+    assert counts.dtype == doubled.dtype == np.int64 and y.dtype == np.float64
+    np.testing.assert_array_equal(tape.gradient(y, W).numpy(), counts.numpy())
+
+
+def test_an_integer_variable_is_not_watched():
+    v, w = tflc.Variable(3), tflc.Variable(2.0)
+    with tflc.GradientTape() as tape:
+        y = v * w
+    assert tape.watched_variables() == (w,)  # as TF: an int32 variable gets no gradient
+    with pytest.warns(RuntimeWarning, match="source 0 holds int64"):
+        dv, dw = tape.gradient(y, [v, w])
+    assert dv is None and dw.numpy() == 3.0
+
+
+def test_an_integer_target_has_no_gradient():
+    x = tflc.Variable(np.array([1.5, 2.5]))
+    with tflc.GradientTape(persistent=True) as tape:
+        rounded = tflc.cast(x * 2.0, np.int32)
+    with pytest.warns(RuntimeWarning, match="target of dtype int32 has no gradient"):
+        assert tape.gradient(rounded, x) is None  # as TF: the cast to int carries none
+    with pytest.warns(RuntimeWarning):
+        zero = tape.gradient(rounded, x, unconnected_gradients="zero")
+    np.testing.assert_array_equal(zero.numpy(), [0.0, 0.0])
+
+
+def test_grad_of_a_function_at_an_integer_point_differentiates_at_that_float():
+    assert tflc.grad(lambda x: x ** 3)(2).numpy() == 12.0
+    np.testing.assert_array_equal(tflc.grad(lambda x: tflc.sum(x * x))(np.arange(3)).numpy(),
+                                  [0.0, 2.0, 4.0])
