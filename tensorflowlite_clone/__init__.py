@@ -12,6 +12,7 @@ from .ops import (add, broadcast_to, cast, divide, exp, getitem, log, matmul, ma
 from .tape import (GradientTape, Primitive, Record, UnconnectedGradients, detect_anomaly, grad,
                    value_and_grad)
 from .custom import custom_gradient
+from .functional import ForwardAccumulator, hessian, hvp, jacobian, jvp
 from .tensor import Tensor, Variable
 from .tracing import trace
 
@@ -23,4 +24,5 @@ __all__ = [
     "detect_anomaly", "add", "subtract", "multiply", "divide", "negative", "power", "matmul",
     "exp", "log", "tanh", "sigmoid", "relu", "maximum", "where", "sum", "mean", "max",
     "reshape", "transpose", "broadcast_to", "getitem", "cast", "stop_gradient", "unbroadcast",
+    "ForwardAccumulator", "jvp", "jacobian", "hessian", "hvp",
 ]
