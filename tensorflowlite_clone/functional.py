@@ -176,7 +176,7 @@ def _has_derivatives(x):
 
 def _paired(primals, tangents, who, where=""):
     """(where, primal, tangent) for each leaf of `primals` and the leaf of `tangents` in the
-    same place (`where`: "[1]['w']"), the tangent checked and made a Tensor of its primal's dtype."""
+    same place (`where`: "[1]['w']"), the tangent checked and made a Tensor (`_tangent`)."""
     if isinstance(primals, (dict, list, tuple)):
         kind = dict if isinstance(primals, dict) else (list, tuple)
         if not isinstance(tangents, kind) or len(tangents) != len(primals) or (
