@@ -24,7 +24,7 @@ import numpy as np
 
 from .ops import sum as _sum
 from .tape import (GradientTape, UnconnectedGradients, _as_tensors, _flatten, _state, _unflatten,
-                   grad, is_int)
+                   grad, is_int, unconnected_of)
 from .tensor import Tensor, as_array
 
 
@@ -72,11 +72,7 @@ class ForwardAccumulator:
         them), in the same structure. A target that does not depend on the accumulator's
         primals gets None, or zeros with `unconnected_gradients="zero"`. Called inside the block
         or after it (as in TF); the computation itself is not recorded by this accumulator."""
-        try:
-            unconnected = UnconnectedGradients(unconnected_gradients)
-        except ValueError:
-            raise ValueError("jvp: unconnected_gradients must be 'none' or 'zero', got "
-                             f"{unconnected_gradients!r}") from None
+        unconnected = unconnected_of(unconnected_gradients, "jvp")
         targets = _flatten(primals)
         for k, target in enumerate(targets):
             if not isinstance(target, Tensor):
@@ -220,14 +216,14 @@ def _describe(structure):
 
 
 def _argument(args, argnum, who):
-    """`args` as a list with args[argnum] made a Tensor (arrays and numbers converted), and it."""
+    """`args` as a list with args[argnum] made a floating-point Tensor (arrays and numbers
+    converted, integers to float64, as `grad` takes them), and it."""
     if not is_int(argnum):
         raise TypeError(f"{who}: argnum must be an int, got {argnum!r}")
     if not 0 <= argnum < len(args):
         raise TypeError(f"{who}: argnum {argnum} but f got {len(args)} positional arguments")
     args = list(args)
-    if not isinstance(args[argnum], Tensor):
-        args[argnum] = Tensor(args[argnum])
+    args[argnum] = _as_tensors(args[argnum])
     return args, args[argnum]
 
 

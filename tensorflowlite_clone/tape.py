@@ -161,11 +161,12 @@ class UnconnectedGradients(str, enum.Enum):
     ZERO = "zero"
 
 
-def _unconnected(value):
+def unconnected_of(value, who):
+    """`value` (an UnconnectedGradients or its string) as the enum, else a ValueError."""
     try:
         return UnconnectedGradients(value)
     except ValueError:
-        raise ValueError(f"gradient: unconnected_gradients must be 'none' or 'zero', "
+        raise ValueError(f"{who}: unconnected_gradients must be 'none' or 'zero', "
                          f"got {value!r}") from None
 
 
@@ -283,7 +284,7 @@ class GradientTape:
 
         `target` is a Tensor or a list (tuple, dict) of them, differentiated as their sum;
         `output_gradients`, in the structure of `target`, weights each one instead of ones."""
-        unconnected = _unconnected(unconnected_gradients)
+        unconnected = unconnected_of(unconnected_gradients, "gradient")
         self._check_usable("gradient")
         targets, seeds = self._targets(target, output_gradients)
         flat_sources = self._sources(sources)
@@ -310,7 +311,7 @@ class GradientTape:
 
     def _jacobian(self, target, sources, unconnected_gradients, batched):
         what = "batch_jacobian" if batched else "jacobian"
-        unconnected = _unconnected(unconnected_gradients)
+        unconnected = unconnected_of(unconnected_gradients, what)
         self._check_usable(what)
         if isinstance(target, _NESTED):
             raise TypeError(f"{what}: target must be one Tensor, got a {type(target).__name__}")

@@ -482,3 +482,9 @@ def test_the_helpers_refuse_bad_arguments():
         tflc.jacobian(f, argnum=(0,))(np.ones(2))
     with pytest.raises(TypeError, match="jacobian: f must return one Tensor, got tuple"):
         tflc.jacobian(lambda x: (x, x))(np.ones(2))
+
+
+def test_jacobian_and_hessian_at_an_integer_point_take_it_as_a_float():
+    np.testing.assert_array_equal(tflc.jacobian(lambda x: x * x)(np.arange(3)).numpy(),
+                                  np.diag([0.0, 2.0, 4.0]))
+    assert tflc.hessian(lambda x: x ** 3)(2).numpy() == 12.0
