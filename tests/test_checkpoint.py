@@ -1,11 +1,14 @@
 """Checkpoints of the models: round trips, clear errors for corrupt or mismatched files, and
 atomic writes (an interrupted save leaves no file and no temporary behind)."""
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
 
 from models import Softmax, TwoLayerNet
+from tensorflowlite_clone import checkpoint
 from tensorflowlite_clone.checkpoint import CheckpointError, save_checkpoint
 
 
@@ -207,3 +210,96 @@ def test_checkpoint_has_ordinary_permissions_and_text_files_are_refused(tmp_path
     text.write_text('{"a": 1}')
     with pytest.raises(CheckpointError, match="not a zip archive"):
         load_checkpoint(text)
+
+
+# --- bad input (issue 11): headers first, only the expected members, finite values ---------------
+def npy_header(shape, descr="<f8"):
+    """A .npy header alone: it declares `shape` of `descr`, with no data behind it."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False,
+                                                  "shape": shape})
+    return buffer.getvalue()
+
+
+def with_member(path, name, content):
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(name, content)
+    return path
+
+
+def test_a_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    # 10**14 float64 (800 TB): allocating it first, as np.load does, is a MemoryError
+    path = with_member(make_net().save(tmp_path / "bomb.npz"), "bomb.npy", npy_header((10**14,)))
+    with pytest.raises(CheckpointError, match=r"bomb declares shape \(100000000000000,\) of "
+                                              r"float64 \(800000000000000 bytes\) but holds 0"):
+        TwoLayerNet.load(path)
+
+
+def test_unexpected_members_are_refused_unread(tmp_path, monkeypatch):
+    path = with_member(make_net().save(tmp_path / "extra.npz"), "extra.npy",
+                       npy_header((2,)) + np.zeros(2).tobytes())
+    read = []
+    real_read = checkpoint._read_member
+    monkeypatch.setattr(checkpoint, "_read_member",
+                        lambda path, archive, name: read.append(name) or real_read(path, archive, name))
+    with pytest.raises(CheckpointError, match=r"extra\.npz: unexpected arrays \['extra'\]; a "
+                                              r"'two-layer' checkpoint holds only"):
+        TwoLayerNet.load(path)
+    assert "extra" not in read
+    text = with_member(make_net().save(tmp_path / "text.npz"), "notes.txt", "hello")
+    with pytest.raises(CheckpointError, match=r"unexpected members \['notes.txt'\]"):
+        TwoLayerNet.load(text)
+
+
+@pytest.mark.parametrize("name, value", [("W1", np.nan), ("b2", np.inf), ("mean_image", np.nan)])
+def test_non_finite_values_are_refused(tmp_path, name, value):
+    arrays = dict(make_net().params, mean_image=np.zeros(6))
+    arrays[name] = arrays[name].copy()
+    arrays[name].flat[0] = value
+    with pytest.raises(CheckpointError, match=f"{name} holds NaN or infinite values"):
+        TwoLayerNet.load(handmade(tmp_path, arrays, SIZES))
+
+
+def test_a_kind_that_does_not_match_the_arrays_is_named(tmp_path):
+    two_layer = make_net().params
+    with pytest.raises(CheckpointError, match="hidden_size, output_size are not sizes of a "
+                                              "'softmax' model: the kind does not match"):
+        Softmax.load(handmade(tmp_path, two_layer, SIZES, kind="softmax"))
+    with pytest.raises(CheckpointError, match=r"arrays \['W1', 'W2', 'b1', 'b2'\] are not those "
+                                              r"of a 'softmax' model \(\['W'\]\): the kind does "
+                                              r"not match the arrays"):
+        Softmax.load(handmade(tmp_path, two_layer, {"input_size": 6, "num_classes": 3},
+                              kind="softmax"))
+
+
+def test_a_directory_is_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="is a directory, not a checkpoint file"):
+        TwoLayerNet.load(tmp_path)
+
+
+def raw_metadata(tmp_path, text):
+    path = tmp_path / "raw.npz"
+    np.savez(path, W=np.zeros((6, 3)), __metadata__=np.array(text))
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    (json.dumps({"format": "tflc-checkpoint", "version": 1, "kind": "softmax",
+                 "sizes": {"input_size": 6, "num_classes": 3}, "metadata": "str"}),
+     r"metadata\['metadata'\] should be an object, found str"),
+    ("[" * 100_000 + "]" * 100_000, "metadata is not valid JSON"),  # nesting: RecursionError
+    ("1" * 5000, "metadata is not valid JSON"),                     # int too long to convert
+])
+def test_odd_but_valid_json_metadata_is_a_checkpoint_error(tmp_path, text, message):
+    with pytest.raises(CheckpointError, match=message):
+        Softmax.load(raw_metadata(tmp_path, text))
+
+
+def test_a_damaged_member_fails_its_crc(tmp_path):
+    path = make_net().save(tmp_path / "net.npz")
+    blob = bytearray(path.read_bytes())
+    at = blob.index(np.ascontiguousarray(make_net().params["W2"]).tobytes()[:8])
+    blob[at] ^= 0xFF  # one byte of W2's data (np.savez stores members uncompressed)
+    path.write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError, match="net.npz: not a readable checkpoint.*W2"):
+        TwoLayerNet.load(path)

@@ -410,3 +410,77 @@ def test_load_specs(tmp_path):
 def test_load_bad_spec(spec):
     with pytest.raises(DataError, match="digits"):
         data.load(spec)
+
+
+# ----------------------------------------------------------------------------- bad input (issue 11)
+
+def test_cifar_labels_that_contain_themselves(tmp_path):
+    write_cifar(tmp_path)
+    labels = []
+    labels.append(labels)
+    bad = dict(make_batch(np.random.default_rng(0), 6), labels=labels)
+    (tmp_path / "data_batch_2").write_bytes(pickle.dumps(bad, protocol=2))
+    with pytest.raises(DataError, match="data_batch_2: 'labels' should be 6 integers"):
+        data.load_cifar10(tmp_path)
+
+
+def test_cifar_protocol_2_batch_with_an_empty_bytes_object_loads(tmp_path):
+    batch = dict(make_batch(np.random.default_rng(0), 3), filenames=[b"", b"b.png", b""])
+    blob = pickle.dumps(batch, protocol=2)
+    assert b"c__builtin__\nbytes\n" in blob  # how Python 3 pickles b"" at protocol 2: bytes()
+    (tmp_path / "data_batch_1").write_bytes(blob)
+    X, y = data.read_cifar10_batch(tmp_path / "data_batch_1")
+    np.testing.assert_array_equal(X, batch["data"])
+    np.testing.assert_array_equal(y, batch["labels"])
+
+
+def test_cifar_bytes_with_an_argument_is_refused(tmp_path):
+    # bytes(10**12) would allocate a terabyte: only bytes() is what a legitimate file holds
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(b"\x80\x02c__builtin__\nbytes\n\x8a\x06\x00\x10\xa5\xd4\xe8\x00\x85R.")
+    with pytest.raises(DataError, match="data_batch_1.*only allowed without arguments"):
+        data.read_cifar10_batch(path)
+
+
+def test_mnist_train_and_test_image_sizes_must_agree(tmp_path):
+    write_mnist(tmp_path)
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((5, 20, 20), np.uint8)))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte: images of 20x20 pixels, but "
+                                        r"the training images .*train-images-idx3-ubyte.* are 28x28"):
+        data.load_mnist(tmp_path)
+
+
+def idx_header(code, dims):
+    return bytes([0, 0, code, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("blob, message", [
+    (idx_header(0x08, [2] * 255), "declares 255 dimensions, expected 3"),
+    (idx_header(0x08, [2] * 4), "declares 4 dimensions, expected 3"),
+    (idx_header(0x08, [2**31, 2**31, 4]),  # no data: the size in int64 wraps around to 0
+     rf"needs {2**64} bytes of data, found 0"),
+    (idx_header(0x08, [2**31] * 3) + bytes(10), rf"needs {2**93} bytes of data, found 10"),
+])
+def test_mnist_header_problems_name_the_file(tmp_path, gz, blob, message):
+    write_mnist(tmp_path)
+    name = "train-images-idx3-ubyte"
+    (tmp_path / name).unlink()
+    (tmp_path / (name + (".gz" if gz else ""))).write_bytes(gzip.compress(blob) if gz else blob)
+    with pytest.raises(DataError, match=f"{name}.*{message}"):
+        data.load_mnist(tmp_path)
+
+
+def test_read_idx_refuses_more_dimensions_than_numpy_has(tmp_path):
+    (tmp_path / "a").write_bytes(idx_header(0x08, [1] * 40) + b"\x07")
+    with pytest.raises(DataError, match="declares 40 dimensions, expected at most 32"):
+        data.read_idx(tmp_path / "a")
+
+
+def test_out_of_memory_while_loading_names_the_data(monkeypatch):
+    def huge(*args, **kwargs):
+        raise MemoryError("Unable to allocate 11.7 GiB")
+    monkeypatch.setattr(data, "load_mnist_dataset", huge)
+    with pytest.raises(DataError, match="mnist:somewhere: not enough memory to load it "
+                                        r"\(Unable to allocate 11.7 GiB\)"):
+        data.load("mnist:somewhere")

@@ -4,6 +4,7 @@ The losses are built here from engine primitives (not imported from models/), th
 writes them: the softmax loss `-mean(log softmax(XW)[y]) + reg*sum(W*W)` and the two-layer
 network `relu(X W1 + b1) W2 + b2` followed by the same loss.
 """
+import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -491,3 +492,46 @@ def test_labels_of_shape_ops_names_and_raw_array_parameters():
     assert {"param", "agree"} in classes.values()  # the raw array named in params
     assert sum(c == {"data"} for c in classes.values()) == 1  # x
     assert sum(c == {"scalar"} for c in classes.values()) == 1  # the 2.0
+
+
+# --- bad input (issue 11) ------------------------------------------------------------------------
+@pytest.mark.parametrize("dpi", [-5, 0, float("nan"), float("inf"), True, "96"])
+def test_render_refuses_a_bad_dpi(tmp_path, dpi):
+    m = softmax_loss_graph()
+    with pytest.raises(ValueError, match="render: dpi must be a number > 0"):
+        viz.render(viz.draw_graph(m["tape"], m["loss"]), tmp_path / "g.png", dpi=dpi)
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_draw_graph_without_a_tape_names_the_argument():
+    m = softmax_loss_graph()
+    with pytest.raises(TypeError, match="draw_graph: tape must be the GradientTape that "
+                                        "recorded target, got NoneType"):
+        viz.draw_graph(None, m["loss"])
+
+
+def dot_script(tmp_path, monkeypatch, script):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "dot").write_text("#!/bin/sh\n" + script + "\n")
+    (tmp_path / "bin" / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_failing_dot_is_a_graphviz_error_with_its_message(tmp_path, monkeypatch):
+    m = softmax_loss_graph()
+    graph = viz.draw_graph(m["tape"], m["loss"])
+    dot_script(tmp_path, monkeypatch, 'echo "Error: syntax error in line 1" >&2; exit 1')
+    with pytest.raises(viz.GraphvizError, match="dot failed to draw g.svg: Error: syntax error"):
+        viz.render(graph, tmp_path / "g.svg")
+    assert not (tmp_path / "g.svg").exists()
+    assert issubclass(viz.GraphvizNotFoundError, viz.GraphvizError)
+    assert issubclass(viz.GraphvizError, RuntimeError)
+
+
+def test_a_hanging_dot_is_stopped_after_the_timeout(tmp_path, monkeypatch):
+    m = softmax_loss_graph()
+    graph = viz.draw_graph(m["tape"], m["loss"])
+    dot_script(tmp_path, monkeypatch, "exec sleep 60")
+    with pytest.raises(viz.GraphvizError, match="did not finish drawing g.svg within 0.3 s"):
+        viz.render(graph, tmp_path / "g.svg", timeout=0.3)
+    assert viz.DOT_TIMEOUT == 60 and not (tmp_path / "g.svg").exists()

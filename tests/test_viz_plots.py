@@ -114,3 +114,19 @@ def test_plots_leave_pyplot_alone(tmp_path):
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "False"
     read_png(tmp_path / "loss.png")
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_an_interrupted_plot_leaves_no_partial_file(tmp_path, monkeypatch, stats, failure):
+    from matplotlib.figure import Figure
+
+    def half_written(self, fname, **kwargs):
+        if isinstance(fname, (str, Path)):
+            Path(fname).write_bytes(PNG_MAGIC)
+        else:
+            fname.write(PNG_MAGIC)
+        raise failure
+    monkeypatch.setattr(Figure, "savefig", half_written)
+    with pytest.raises(type(failure)):
+        viz.plot_loss(stats["loss_history"], tmp_path / "loss.png")
+    assert list(tmp_path.iterdir()) == []  # neither the picture nor a temporary file
