@@ -90,7 +90,7 @@ class CheckpointArrays(Mapping):
             self._headers[name]  # KeyError for a name the file does not hold
             try:
                 with zipfile.ZipFile(self._path) as archive:
-                    self._values[name] = _read_member(self._path, archive, name)
+                    value = _read_member(self._path, archive, name)
             except CheckpointError:
                 raise
             except MemoryError:
@@ -99,6 +99,9 @@ class CheckpointArrays(Mapping):
             except _READ_ERRORS as error:
                 raise CheckpointError(f"{self._path}: not a readable checkpoint (.npz) file: "
                                       f"{name}: {error}") from None
+            if (value.shape, value.dtype) != self.declared(name):  # what check_shapes saw
+                raise CheckpointError(f"{self._path}: changed while it was being read")
+            self._values[name] = value
         return self._values[name]
 
     def __iter__(self):
@@ -157,10 +160,9 @@ def load_checkpoint(path, kind=None):
                 raise CheckpointError(f"{path}: unexpected members {others}; a checkpoint holds "
                                       f"only .npy arrays")
             headers = {}
-            for member in names:
-                with archive.open(member) as f:
-                    headers[member[:-len(".npy")]] = _member_header(path, archive,
-                                                                    member[:-len(".npy")], f)
+            for name in (member.removesuffix(".npy") for member in names):
+                with archive.open(name + ".npy") as f:
+                    headers[name] = _member_header(path, archive, name, f)
             if _META_KEY not in headers:
                 raise CheckpointError(f"{path}: no metadata; not a tflc checkpoint")
             shape, _, dtype = headers.pop(_META_KEY)

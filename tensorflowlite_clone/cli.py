@@ -57,6 +57,11 @@ TRAIN_OUTPUTS = ("model.npz", "loss.png", "accuracy.png", "weights.png", "loss_g
                  "loss_graph.dot", "metrics.json")
 
 
+def is_seed(value):
+    """Whether `value` can seed every generator here (np.random.seed takes 0..2**32-1)."""
+    return type(value) is int and 0 <= value <= MAX_SEED
+
+
 class CommandError(Exception):
     """Something the user asked for cannot be done; `main` prints it as one line."""
 
@@ -447,10 +452,6 @@ def load_model(path):
         raise CheckpointError(f"{path}: unknown model kind {kind!r}; expected one of "
                               f"{', '.join(MODELS)}")
     return MODELS[kind].load(path)
-
-
-def is_seed(value):
-    return type(value) is int and 0 <= value <= MAX_SEED
 
 
 def trained_on(path, model):
