@@ -7,7 +7,7 @@ from pathlib import Path
 
 import viz
 from models.two_layer_net import manual_loss
-from tensorflowlite_clone.cli import loss_graph, small_problem
+from tensorflowlite_clone.app.cli import loss_graph, small_problem
 
 DOCS = Path(__file__).resolve().parent
 REG = 0.05

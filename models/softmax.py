@@ -16,8 +16,10 @@ the scalar "loss".
 import numpy as np
 
 import tensorflowlite_clone as tflc
-from tensorflowlite_clone.checkpoint import (check_shapes, checked_sizes, load_checkpoint,
-                                             save_checkpoint)
+from tensorflowlite_clone.app.checkpoint import (check_shapes, checked_sizes, load_checkpoint,
+                                                 save_checkpoint)
+from tensorflowlite_clone.app.training import fit
+from tensorflowlite_clone.optim import SGD
 
 from ._checks import check_batch, check_count, check_X
 
@@ -157,25 +159,23 @@ class Softmax:
 
     def train(self, X, y, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200,
               verbose=False, method="autodiff"):
-        """Minibatch SGD (batches drawn with replacement); returns the loss of every iteration.
-        Without W yet, the number of classes is the largest label + 1."""
+        """Minibatch SGD (batches drawn with replacement, as cs231n's LinearClassifier); returns
+        the loss of every iteration. Without W yet, the number of classes is the largest label
+        + 1. learning_rate must be a finite number >= 0 (SGD's check, before W is created)."""
         X, y = check_batch(X, y, reg, self.W, "W", None if self.W is None else self.W.shape[1])
         check_count(num_iters, "num_iters", allow_zero=True)
         check_count(batch_size, "batch_size")
-        num_train, dim = X.shape
-        num_classes = int(np.max(y)) + 1
+        optimizer = SGD(learning_rate)  # W -= learning_rate * dW, as cs231n
         if self.W is None:
-            W = 0.001 * np.random.randn(dim, num_classes)
+            W = 0.001 * np.random.randn(X.shape[1], int(np.max(y)) + 1)
             self.W = W.astype(X.dtype) if X.dtype.kind == "f" else W
-        loss_history = []
-        for it in range(num_iters):
-            batch = np.random.choice(num_train, batch_size)
-            loss, grad = self.loss(X[batch], y[batch], reg, method)
-            loss_history.append(loss)
-            self.W -= learning_rate * grad
-            if verbose and it % 100 == 0:
-                print(f"iteration {it} / {num_iters}: loss {loss:f}")
-        return loss_history
+
+        def loss_and_grads(X_batch, y_batch):
+            loss, dW = self.loss(X_batch, y_batch, reg, method)
+            return loss, {"W": dW}
+
+        return fit(self, X, y, loss_and_grads, optimizer=optimizer, num_iters=num_iters,
+                   batch_size=batch_size, verbose=verbose)["loss_history"]
 
     def predict(self, X):
         W = self._weights()

@@ -19,11 +19,14 @@ X (N, D) must fit W1, a batch with labels must not be empty, reg must be a non-n
 otherwise a ValueError (TypeError for a wrong type) names the argument. The module-level
 functions below (`loss_tensors`, `manual_scores`, `manual_loss`) take inputs as checked.
 """
+import functools
+
 import numpy as np
 
 import tensorflowlite_clone as tflc
-from tensorflowlite_clone.checkpoint import (check_shapes, checked_sizes, load_checkpoint,
-                                             save_checkpoint)
+from tensorflowlite_clone.app.checkpoint import (check_shapes, checked_sizes, load_checkpoint,
+                                                 save_checkpoint)
+from tensorflowlite_clone.app.training import fit
 from tensorflowlite_clone.optim import SGD
 
 from ._checks import check_batch, check_count, check_X
@@ -128,24 +131,10 @@ class TwoLayerNet:
         X_val, y_val = _checked(self.params, X_val, y_val, names=("X_val", "y_val"))
         check_count(num_iters, "num_iters", allow_zero=True)
         check_count(batch_size, "batch_size")
-        optimizer = optimizer or SGD(learning_rate)
-        num_train = X.shape[0]
-        iterations_per_epoch = max(num_train // batch_size, 1)
-        loss_history, train_acc_history, val_acc_history = [], [], []
-        for it in range(num_iters):
-            batch = np.random.choice(num_train, batch_size)
-            X_batch, y_batch = X[batch], y[batch]
-            loss, grads = self.loss(X_batch, y=y_batch, reg=reg, method=method)
-            loss_history.append(loss)
-            optimizer.step(self.params, grads)
-            if verbose and it % 100 == 0:
-                print(f"iteration {it} / {num_iters}: loss {loss:f}")
-            if it % iterations_per_epoch == 0:
-                train_acc_history.append(float((self.predict(X_batch) == y_batch).mean()))
-                val_acc_history.append(float((self.predict(X_val) == y_val).mean()))
-                optimizer.decay_lr(learning_rate_decay)
-        return {"loss_history": loss_history, "train_acc_history": train_acc_history,
-                "val_acc_history": val_acc_history}
+        return fit(self, X, y, functools.partial(self.loss, reg=reg, method=method),
+                   optimizer=optimizer or SGD(learning_rate), num_iters=num_iters,
+                   batch_size=batch_size, val=(X_val, y_val), lr_decay=learning_rate_decay,
+                   verbose=verbose)
 
     def predict(self, X):
         X = check_X(X, self.params["W1"], "W1")

@@ -16,8 +16,8 @@ import pytest
 
 from benchmarks import harness
 from models import Softmax, TwoLayerNet
-from tensorflowlite_clone import data
-from tensorflowlite_clone.cli import main
+from tensorflowlite_clone.app import data
+from tensorflowlite_clone.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 
 import viz
 from models import Softmax
-from tensorflowlite_clone import cli
-from tensorflowlite_clone.cli import main
+from tensorflowlite_clone.app import cli
+from tensorflowlite_clone.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 # the smallest runs that still write every kind of file (digits: also weights.png)
@@ -234,7 +234,7 @@ def test_predict_refuses_odd_metadata_in_one_line(capsys, tmp_path, metadata, me
 
 
 def test_predict_refuses_an_unhashable_kind(capsys, tmp_path):
-    from tensorflowlite_clone.checkpoint import save_checkpoint
+    from tensorflowlite_clone.app.checkpoint import save_checkpoint
     path = save_checkpoint(tmp_path / "m.npz", {"W": np.zeros((2, 3))}, {"kind": [1]})
     status, _, err = run(capsys, "predict", path)
     assert status == 2
@@ -308,17 +308,17 @@ def test_closed_stdout_is_quiet_and_not_gradchecks_failure_status(capsys, tmp_pa
 
 # --- S2-14: Ctrl-C while the command line is still being imported ------------------------------
 class InterruptingImport:
-    """A meta path finder that is 'interrupted' when tensorflowlite_clone.cli is imported."""
+    """A meta path finder that is 'interrupted' when tensorflowlite_clone.app.cli is imported."""
 
     def find_spec(self, name, path=None, target=None):
-        if name == "tensorflowlite_clone.cli":
+        if name == "tensorflowlite_clone.app.cli":
             raise KeyboardInterrupt
         return None
 
 
 def test_ctrl_c_while_importing_is_one_line(capsys, monkeypatch):
-    from tensorflowlite_clone import __main__ as entry
-    monkeypatch.delitem(sys.modules, "tensorflowlite_clone.cli")
+    from tensorflowlite_clone.app import __main__ as entry
+    monkeypatch.delitem(sys.modules, "tensorflowlite_clone.app.cli")
     monkeypatch.setattr(sys, "meta_path", [InterruptingImport(), *sys.meta_path])
     assert entry.run() == 130
     assert capsys.readouterr().err == "tflc: interrupted\n"
@@ -327,4 +327,4 @@ def test_ctrl_c_while_importing_is_one_line(capsys, monkeypatch):
 def test_the_console_script_is_the_guarded_entry_point():
     scripts = re.search(r"\[project\.scripts\]\n(.*?)\n\n", (ROOT / "pyproject.toml").read_text(),
                         re.S).group(1)
-    assert 'tflc = "tensorflowlite_clone.__main__:run"' in scripts
+    assert 'tflc = "tensorflowlite_clone.app.__main__:run"' in scripts

@@ -1,4 +1,4 @@
-"""Tests for tensorflowlite_clone.data: digits, spiral, CIFAR-10 (real file format) and MNIST."""
+"""Tests for tensorflowlite_clone.app.data: digits, spiral, CIFAR-10 (real file format) and MNIST."""
 
 import gzip
 import io
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tensorflowlite_clone import data
-from tensorflowlite_clone.data import DataError
+from tensorflowlite_clone.app import data
+from tensorflowlite_clone.app.data import DataError
 
 
 # ----------------------------------------------------------------------------- digits, spiral

@@ -37,7 +37,7 @@ import graphviz
 import numpy as np
 
 from tensorflowlite_clone import GradientTape, Tensor, Variable
-from tensorflowlite_clone.checkpoint import atomic_write
+from tensorflowlite_clone.app.files import atomic_write
 from tensorflowlite_clone.gradcheck import rel_error
 
 __all__ = ["draw_graph", "render", "GraphvizError", "GraphvizNotFoundError", "RENDER_FORMATS",

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from tensorflowlite_clone.checkpoint import atomic_write
+from tensorflowlite_clone.app.files import atomic_write
 
 __all__ = ["plot_loss", "plot_accuracy", "plot_training", "plot_weights", "plot_confusion_matrix"]
 

@@ -6,16 +6,15 @@ when asked for, after `check_shapes` has compared the declared shapes with the e
 a crafted header declaring a huge array costs nothing, and members that are not expected are
 refused without being read.
 """
-import contextlib
 import json
 import math
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write
 
 FORMAT = "tflc-checkpoint"
 VERSION = 1
@@ -29,31 +28,6 @@ _READ_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, Not
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or does not match what was asked for."""
-
-
-def atomic_write(path, write):
-    """Call `write(file)` on a temporary file beside `path` (opened "wb"), then rename it to
-    `path`: the file appears complete under its name, or not at all, and no temporary file is
-    left behind, whatever stops the write (an error, a full disk, Ctrl-C). Returns the Path."""
-    path = Path(path)
-    if path.is_dir():  # name the real target, not the temporary file
-        raise IsADirectoryError(21, "Is a directory", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)  # mkstemp makes the file private; give it the usual permissions
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def save_checkpoint(path, arrays, metadata):

@@ -37,10 +37,13 @@ import tensorflowlite_clone as tflc
 import viz
 from benchmarks import harness
 from models import Softmax, TwoLayerNet
-from tensorflowlite_clone import data
-from tensorflowlite_clone.checkpoint import CheckpointError, atomic_write, load_checkpoint
 from tensorflowlite_clone.gradcheck import compare_gradients
 from tensorflowlite_clone.optim import SGD, Adam
+
+from . import data, training
+from .checkpoint import CheckpointError, load_checkpoint
+from .files import atomic_write
+from .training import accuracy
 
 MODELS = {"softmax": Softmax, "two-layer": TwoLayerNet}  # the names are the checkpoint kinds
 # Defaults of `tflc train` that depend on the data: the 300-point spiral has few minibatches per
@@ -89,53 +92,40 @@ def loss_and_grads(model, X, y, reg):
     return model.loss(X, y, reg=reg)
 
 
-def accuracy(model, X, y):
-    return float(np.mean(model.predict(X) == y))
-
-
 def make_optimizer(name, lr):
     return {"sgd": lambda: SGD(lr), "momentum": lambda: SGD(lr, momentum=MOMENTUM),
             "adam": lambda: Adam(lr)}[name]()
 
 
 def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=False):
-    """Minibatch training (batches drawn with replacement) with a tqdm progress bar.
-
-    At the end of every epoch (and of the last iteration) the accuracies on up to 1000 fixed
-    training examples and on the validation set are recorded; at the end of every epoch the
-    learning rate is multiplied by `lr_decay`. Returns the histories under TwoLayerNet.train's
-    keys. A loss that turns NaN or inf stops training with a CommandError.
+    """`tflc train`'s schedule for `training.fit`: minibatches drawn with replacement from
+    default_rng(seed), which first picks the up to 1000 fixed training examples the training
+    accuracy is measured on; the accuracies and the decay at the end of every epoch (the
+    accuracies also at the last iteration); a tqdm progress bar unless `quiet`. A loss that
+    turns NaN or inf stops training with a CommandError. Returns the histories under
+    TwoLayerNet.train's keys.
     """
     rng = np.random.default_rng(seed)
-    X, y = ds.X_train, ds.y_train
-    n = len(X)
-    per_epoch = max(n // batch_size, 1)
+    n = len(ds.X_train)
     probe = rng.choice(n, min(n, 1000), replace=False)
-    stats = {"loss_history": [], "train_acc_history": [], "val_acc_history": []}
-    bar = tqdm(range(iters), desc="train", unit="it", disable=quiet, leave=False)
-    for it in bar:
-        batch = rng.integers(0, n, batch_size)
+
+    def checked_loss_and_grads(X, y):
         with np.errstate(all="ignore"):  # a diverging loss is reported below, in one line
-            loss, grads = loss_and_grads(model, X[batch], y[batch], reg)
+            loss, grads = loss_and_grads(model, X, y, reg)
         if not math.isfinite(loss):
-            bar.close()
+            it = optimizer.iterations  # one step per iteration so far
             # before the first update the step size cannot be the cause
             hint = (f"before any update, so not --lr: try a smaller --init-std or --reg "
                     f"(now {reg:g})" if it == 0 else "try a smaller --lr")
             raise CommandError(f"training diverged at iteration {it}: the loss is {loss}; {hint}")
-        optimizer.step(model.params, grads)
-        stats["loss_history"].append(loss)
-        end_of_epoch = (it + 1) % per_epoch == 0
-        if end_of_epoch or it + 1 == iters:
-            stats["train_acc_history"].append(accuracy(model, X[probe], y[probe]))
-            stats["val_acc_history"].append(accuracy(model, ds.X_val, ds.y_val))
-            bar.set_postfix(loss=f"{np.mean(stats['loss_history'][-per_epoch:]):.4f}",
-                            train=f"{stats['train_acc_history'][-1]:.3f}",
-                            val=f"{stats['val_acc_history'][-1]:.3f}", refresh=False)
-        if end_of_epoch:
-            optimizer.decay_lr(lr_decay)
-    bar.close()
-    return stats
+        return loss, grads
+
+    return training.fit(model, ds.X_train, ds.y_train, checked_loss_and_grads,
+                        optimizer=optimizer, num_iters=iters, batch_size=batch_size,
+                        val=(ds.X_val, ds.y_val), lr_decay=lr_decay,
+                        sample=lambda num_train, size: rng.integers(0, num_train, size),
+                        at_epoch="end", probe=(ds.X_train[probe], ds.y_train[probe]),
+                        progress=not quiet)
 
 
 @contextlib.contextmanager
