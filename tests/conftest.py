@@ -21,38 +21,24 @@ if os.environ.get("CI"):
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflowlite_clone as tflc  # noqa: E402
+from tensorflowlite_clone.gradcheck import numerical_gradient, rel_error  # noqa: E402
 
 FD_STEP = 1e-6
 FD_RTOL = 1e-7
 
 
 def rel_err(a, b, floor=1e-8):
-    """max|a - b| / max(floor, max(|a| + |b|)): robust when both are near zero."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    if a.size == 0:
-        return 0.0
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        return float("inf")  # NaN or inf never counts as agreement
-    return float(np.max(np.abs(a - b)) / max(floor, float(np.max(np.abs(a) + np.abs(b)))))
+    """gradcheck's rel_error relative to the largest entry (per_entry=False): robust when both
+    are near zero. The arrays must have one shape."""
+    assert np.shape(a) == np.shape(b), (np.shape(a), np.shape(b))
+    return rel_error(a, b, floor, per_entry=False)
 
 
 def numerical_grads(fun, arrays, h=FD_STEP):
-    """Central differences of the scalar function `fun(list_of_arrays)` in every entry."""
+    """gradcheck's numerical_gradient of the scalar function `fun(list_of_arrays)` with respect
+    to each of the arrays (float64 copies; `fun` sees them nudged one entry at a time)."""
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
-    grads = []
-    for a in arrays:
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            old = a[idx]
-            a[idx] = old + h
-            plus = fun(arrays)
-            a[idx] = old - h
-            minus = fun(arrays)
-            a[idx] = old
-            g[idx] = (plus - minus) / (2 * h)
-        grads.append(g)
-    return grads
+    return [numerical_gradient(lambda _: fun(arrays), a, h) for a in arrays]
 
 
 def _weights(shape, seed):

@@ -16,6 +16,18 @@ def test_rel_error():
     assert rel_error(np.zeros(0), np.zeros(0)) == 0.0
 
 
+def test_rel_error_per_entry_or_relative_to_the_largest_entry():
+    a, b = np.array([1.0, 1e-10]), np.array([1.0, 2e-10])
+    assert rel_error(a, b) == pytest.approx(1e-10 / 1e-8)  # the tiny pair, against the floor
+    assert rel_error(a, b, floor=1e-12) == pytest.approx(1 / 3)
+    assert rel_error(a, b, per_entry=False) == pytest.approx(1e-10 / 2.0)
+    assert rel_error([0.0, 0.0], [1e-12, 0.0], floor=1.0, per_entry=False) == pytest.approx(1e-12)
+    assert rel_error(np.zeros(0), np.zeros(0), per_entry=False) == 0.0
+    for per_entry in (True, False):  # NaN, inf and overflow never read as agreement
+        for x in (np.nan, np.inf, -1e308):
+            assert rel_error([1.0, x], [1.0, 1e308], per_entry=per_entry) == float("inf")
+
+
 def test_numerical_gradient_restores_x_exactly():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4))
