@@ -19,7 +19,8 @@ import inspect
 
 import numpy as np
 
-from .tape import GradientTape, Primitive, _state
+from .primitive import Primitive, _state
+from .tape import GradientTape
 from .tensor import Tensor, _wrap, as_array
 
 

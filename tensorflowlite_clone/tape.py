@@ -1,158 +1,18 @@
 """The tape: primitives record themselves on it, `gradient` sweeps it backwards.
 
-A tape is a plain list of records in execution order (a Wengert list). Execution order is
-already a topological order, so the backward sweep is one reversed loop: no recursion, no sort.
+A tape records into a Program (program.py): the Wengert list as data, equations over numbered
+slots in execution order. `gradient` resolves its targets and sources to slots and runs the one
+backward sweep, `program.backward`, on it.
 """
 import contextlib
 import enum
-import os
-import sys
-import threading
 import warnings
 
 import numpy as np
 
-from .tensor import Tensor, Variable, _wrap, as_array
-
-class _State(threading.local):
-    """What is recording, per thread (as in TensorFlow): a tape sees only its own thread's ops."""
-
-    def __init__(self):
-        self.tapes = []         # tapes inside their `with` block, innermost last
-        self.recording = []     # those of them currently recording
-        self.anomaly = False    # set by detect_anomaly()
-        self.tracing = None     # the tape recording a trace (tracing.py), if any
-
-
-_state = _State()
-
-
-class Record:
-    """One executed op: what ran, on what, with which parameters, producing which tensor.
-    `key` is the output's identity (id); `keys` the inputs', once a one-shot sweep has let the
-    inputs go (`inputs` None then); `shared` whether more than one tape holds the record."""
-
-    __slots__ = ("op", "inputs", "values", "output", "params", "where", "key", "keys", "shared")
-
-    def __init__(self, op, inputs, values, output, params, where):
-        self.op, self.inputs, self.values, self.output = op, inputs, values, output
-        self.params, self.where = params, where
-        self.key, self.keys, self.shared = id(output), None, False
-
-    def __repr__(self):
-        shape = "(released)" if self.output is None else self.output.shape
-        return f"<Record {self.op.name} -> {shape}>"
-
-
-class Primitive:
-    """A differentiable op: a NumPy `forward` and one VJP per input (None: not differentiable).
-
-    Calling it converts the inputs, runs the forward pass and records the call on every
-    recording tape that watches one of the inputs (an op without any VJP, like stop_gradient, is
-    never recorded: nothing could flow back through it). `vjps[k](g, ans, *inputs, *params)` maps
-    the output's gradient `g` to input k's; it is written with operators and ndarray-style
-    methods, so the same code runs on raw arrays (plain sweep) and on Tensors (recorded on an
-    outer tape, which is how higher-order derivatives come for free). A VJP returns a new
-    array, `g` itself or a view, never another array it was given: the sweep adds into new
-    arrays in place.
-
-    `needs_output=False` says no VJP reads `ans`, `needs_inputs=False` that none reads an
-    input's value (only its shape and dtype): a one-shot sweep then lets those arrays go
-    before it starts (if the tape holds a big one), so the backward pass does not hold every
-    intermediate of the forward.
-    """
-
-    __slots__ = ("name", "forward", "vjps", "shape_error", "arity", "differentiable",
-                 "needs_output", "needs_inputs")
-
-    def __init__(self, name, forward, vjps, shape_error=None, needs_output=True, needs_inputs=True):
-        self.name, self.forward, self.vjps, self.shape_error = name, forward, vjps, shape_error
-        self.arity = len(vjps)
-        self.differentiable = any(vjp is not None for vjp in vjps)
-        self.needs_output, self.needs_inputs = needs_output, needs_inputs
-
-    def __call__(self, *args):
-        inputs, params = args[:self.arity], args[self.arity:]
-        values = []
-        for x in inputs:
-            if isinstance(x, Tensor):  # a Tensor always holds numbers
-                values.append(x._value)
-            elif type(x) in _NUMBERS or type(x) is np.ndarray and x.dtype.kind in "biufc":
-                values.append(x)
-            else:  # anything else needs converting (rare)
-                inputs = tuple(_entering(x, self.name) if vjp else x
-                               for x, vjp in zip(inputs, self.vjps))
-                values = [x._value if isinstance(x, Tensor) else x for x in inputs]
-                break
-        try:
-            value = self.forward(*values, *params)
-        except _REWORDED as error:
-            raise self.error(error, [np.shape(v) for v in values]) from None
-        if type(value) is not np.ndarray:  # a NumPy or Python scalar
-            value = np.asarray(value)
-        output = _wrap(value)
-        state = _state
-        where = None
-        if state.anomaly:
-            where = _user_frame()
-            _check_forward(self, value, values, where)
-        if state.recording:
-            record = None
-            for tape in state.recording:
-                if tape._will_record(self, inputs, value):
-                    if record is None:
-                        record = Record(self, inputs, values, output, params, where)
-                    else:  # nested tapes: a one-shot sweep of one must leave it whole
-                        record.shared = True
-                    tape._records.append(record)
-                    tape._watched[record.key] = output
-                    if value.size > SMALL:
-                        tape._holds_big = True
-        return output
-
-    def error(self, error, shapes):
-        """`error`, raised by this op's forward on inputs of `shapes`, reworded to name the op:
-        `matmul: cannot multiply (3, 4) by (5, 2)`, `reshape: ...`."""
-        if isinstance(error, (ValueError, IndexError)):
-            message = (self.shape_error.format(*shapes) if self.shape_error else
-                       f"{error} (input shapes {', '.join(map(str, shapes))})")
-        else:
-            message = str(error)
-        return reworded(error, f"{self.name}: {message}")
-
-    def __repr__(self):
-        return f"<primitive {self.name}>"
-
-
-_NUMBERS = (float, int)  # not bool, whose type is not int
-_REWORDED = (ValueError, IndexError, TypeError, OverflowError, MemoryError)
-
-
-def reworded(error, message):
-    """An exception of `error`'s class (or of the builtin class it derives from, when its
-    constructor wants more than a message) carrying `message`."""
-    try:
-        new = type(error)(message)
-        if str(new) == message:
-            return new
-    except Exception:  # e.g. NumPy's UFuncTypeError, _ArrayMemoryError
-        pass
-    return next(kind for kind in type(error).__mro__ if kind.__module__ == "builtins")(message)
-
-
-def _entering(x, op):
-    """Inputs to differentiable math: Tensors stay; scalars become Python numbers, which NumPy
-    types weakly, so no scalar upcasts float32 (a NumPy float64 scalar would); arrays of numbers
-    keep their identity (`as_array`); anything else is a TypeError."""
-    if isinstance(x, np.number):
-        return x.item()
-    if isinstance(x, (Tensor, float, int)) and not isinstance(x, bool):
-        return x
-    if isinstance(x, (list, tuple)) and any(isinstance(item, Tensor) for item in _flatten(x)):
-        raise TypeError(f"{op}: got a {type(x).__name__} of Tensors; turning it into an array "
-                        "would drop their gradients (combine them with the engine's ops)")
-    return as_array(x, op)
-
+from .primitive import _state
+from .program import Program, _check_finite, backward, depends_on
+from .tensor import Tensor, Variable, _wrap
 
 class UnconnectedGradients(str, enum.Enum):
     """What `gradient` gives a source the target does not depend on (TensorFlow's enum; the
@@ -185,11 +45,8 @@ class GradientTape:
         self._fresh()
 
     def _fresh(self):
-        self._records = []
-        self._watched = {}   # id -> tensor (kept alive so ids stay unique): leaves and outputs
-        self._leaves = set()  # ids of the tensors watched directly (not computed on the tape)
-        self._variables = {}  # id -> Variable watched here
-        self._holds_big = False  # whether an op recorded here produced a big array
+        self._program = Program()
+        self._variables = []  # the Variables watched here
         self._used = False
 
     # --- context ----------------------------------------------------------------------------
@@ -235,39 +92,45 @@ class GradientTape:
                               "floating-point values do); it is not watched", RuntimeWarning,
                               stacklevel=3)
                 continue
-            self._remember(x)
+            self._watch(x)
 
-    def _remember(self, x):
-        self._watched[id(x)] = x
-        self._leaves.add(id(x))
-        if isinstance(x, Variable):
-            self._variables.setdefault(id(x), x)
+    def _watch(self, x):
+        if id(x) not in self._program.slot_of and isinstance(x, Variable):
+            self._variables.append(x)
+        return self._program.leaf(x)
 
-    def _will_record(self, op, inputs, value):
-        """Whether the tape records `op` on `inputs`, giving `value`: it can carry a gradient
-        back to a watched input (an integer or boolean result carries none, as in TF). Watches
-        trainable floating-point Variables on first use."""
+    def record(self, op, inputs, values, output, value, params, where):
+        """Called by every primitive as it runs: the tape keeps the call if it can carry a
+        gradient back to something watched, that is when the result is floating-point and an
+        input is watched or computed here. A trainable floating-point Variable is watched as it
+        is first used (TF's watch_accessed_variables)."""
         if not op.differentiable or value.dtype.kind not in "fc":
-            return False
-        watched, found = self._watched, False
+            return
+        slot_of, slots, found = self._program.slot_of, [], False
         for x in inputs:
-            if id(x) in watched:
-                found = True
-            elif (isinstance(x, Variable) and x.trainable and self.watch_accessed_variables
-                  and x.dtype.kind in "fc"):
-                self._remember(x)  # `watch` without its checks
-                found = True
-        return found
+            slot = slot_of.get(id(x))
+            if slot is None and (type(x) is Variable and x.trainable and x.dtype.kind in "fc"
+                                 and self.watch_accessed_variables):
+                slot = self._watch(x)
+            found = found or slot is not None
+            slots.append(slot)
+        if found:
+            self._program.add(op, inputs, slots, values, output, value, params, where)
 
     def watched_variables(self):
         """The Variables this tape watches, in the order they were created (as in TF)."""
-        return tuple(sorted(self._variables.values(), key=lambda v: v._order))
+        return tuple(sorted(self._variables, key=lambda v: v._order))
 
     @property
     def records(self):
-        """The recorded ops in execution order (read them; do not change them). A one-shot
-        tape's `gradient` call takes its records apart as it sweeps them: read them before."""
-        return tuple(self._records)
+        """The recorded ops in execution order, as (op, inputs, output, params, where) records
+        (read them; do not change them). A one-shot tape's `gradient` call releases them."""
+        return self._program.records()
+
+    @property
+    def program(self):
+        """The recorded computation itself (program.py): equations over slots."""
+        return self._program
 
     def reset(self):
         """Forget everything recorded and watched, as if the tape were new. As in TF, only
@@ -393,17 +256,33 @@ class GradientTape:
         return flat_sources
 
     def _sweep(self, targets, seeds, flat_sources, release):
-        """The gradient of the targets, seeded by `seeds`, for each source (None: unconnected)."""
-        # as in TensorFlow, a source the tape never watched (nor computed) is unconnected
-        records = self._records
-        connected = [s for s in flat_sources if id(s) in self._watched]
-        # when every leaf is a source, every tensor the tape watches depends on a source
-        depends = set(self._watched) if self._leaves <= {id(s) for s in connected} else None
-        if release:  # now: the sweep then frees each record once it is used
-            self._used, self._records, self._watched, self._leaves = True, [], {}, set()
-        grads = _backward(records, targets, seeds, connected, release=release,
-                          trim=release and self._holds_big, depends=depends)
-        return [grads.get(id(s)) for s in flat_sources]
+        """The gradient of the targets, seeded by `seeds`, for each source (None: unconnected).
+        A target is its own source (du/du = 1, as in TF), watched or not."""
+        program = self._program
+        slot_of = program.slot_of
+        sources = [slot_of.get(id(s)) for s in flat_sources]  # None: never watched nor computed
+        connected = [s for s in sources if s is not None]
+        # when every leaf is a source, everything computed here depends on one
+        if set(program.leaves) <= set(connected):
+            depends = program.computed
+        else:
+            depends = depends_on(program.equations, connected)
+        pairs, own = [], {}
+        for target, seed in zip(targets, seeds):
+            slot = slot_of.get(id(target))
+            if slot is None:  # not on this tape: it can only be its own source
+                own[id(target)] = seed if id(target) not in own else own[id(target)] + seed
+            else:
+                pairs.append((slot, seed))
+        equations = program.equations
+        if release:  # now: each array goes once the last VJP that reads it has run
+            program.entries.clear()
+            program.slot_of.clear()
+            self._used, self._program = True, Program()
+        grads = backward(equations, pairs, connected, depends, bool(_state.recording),
+                         release=release, anomaly=_state.anomaly)
+        return [own.get(id(x)) if slot is None else grads.get(slot)
+                for x, slot in zip(flat_sources, sources)]
 
 
 def _array(x):
@@ -414,12 +293,12 @@ def _stacked(parts, axis):
     """np.stack(parts, axis), recorded when the parts are Tensors (an outer tape is listening)."""
     if not any(isinstance(p, Tensor) for p in parts):
         return np.stack(parts, axis)
-    from .ops import _scatter_back  # (ops import this module)
+    from .ops import scatter_add  # (ops import this module)
     shape = parts[0].shape[:axis] + (len(parts),) + parts[0].shape[axis:]
     total = None
     for k, part in enumerate(parts):  # each part scattered into its slice, summed
         index = (slice(None),) * axis + (k,)
-        placed = _scatter_back(part, index, shape)
+        placed = scatter_add.bind(part, index, shape)
         total = placed if total is None else total + placed
     return total
 
@@ -443,124 +322,6 @@ def _seed(target, output_gradients, on_tensors):
     if seed.dtype != value.dtype:
         seed = seed.astype(value.dtype)
     return seed if on_tensors else seed._value
-
-
-def _backward(records, targets, seeds, sources, release=False, trim=False, depends=None):
-    """Sweep `records` in reverse, accumulating d(sum of the targets, each weighted by its seed)
-    / d(tensor) in a dict keyed by identity (a target's own entry starts as its seed).
-
-    Only records downstream of a source matter (`depends`: the ids of the tensors that depend on
-    a source, found here unless the caller knows them); each record's output gradient is popped
-    when consumed (freeing it early) unless that tensor is itself a source. With `release` (the
-    tape's records are no longer wanted) `records` is emptied first, so each record is freed
-    once swept; with `trim` as well (worth it when they hold big arrays), each record is first
-    cut down to what its VJPs read, so intermediates that only the tape held are freed before
-    the sweep starts. With an outer tape recording, the VJPs run on Tensors and get recorded
-    there (higher-order derivatives).
-    """
-    keep = {id(s) for s in sources}
-    on_tensors = bool(_state.recording)
-    if depends is None:
-        depends = _downstream(records, keep)
-    pending = list(records)
-    if release:
-        records.clear()
-    if trim and not on_tensors:
-        for record in pending:
-            op = record.op
-            if record.shared:  # another tape will read it
-                continue
-            if not op.needs_output:
-                record.output = None
-            if not op.needs_inputs:
-                _let_inputs_go(record)
-    grads = {}
-    for target, seed in zip(targets, seeds):
-        key = id(target)
-        grads[key] = seed if key not in grads else grads[key] + seed
-    if depends.isdisjoint(grads):
-        return grads
-    anomaly = _state.anomaly
-    summed = set()  # keys whose gradient is a sum this sweep made (its own array to add into)
-    while pending:
-        record = pending.pop()
-        key = record.key
-        g = grads.get(key) if key in keep else grads.pop(key, None)
-        if g is None:  # not on the way from a source to the target
-            continue
-        op, output, values = record.op, record.output, record.values
-        if on_tensors:
-            args = (g, output, *record.inputs, *record.params)
-        else:
-            args = (g, output if output is None else output._value, *values, *record.params)
-        for key, value, vjp in zip(record.keys or map(id, record.inputs), values, op.vjps):
-            if vjp is None or key not in depends:
-                continue
-            gx = vjp(*args)
-            if gx is None:  # (a custom gradient's "no gradient")
-                continue
-            if gx.dtype is not value.dtype and gx.dtype != value.dtype:  # (`is`: the common case)
-                gx = gx.astype(value.dtype)  # e.g. a float32 weight meeting float64 data
-            if anomaly:
-                _check_finite(gx, f"{op.name} produced {{}} in its backward pass", record.where)
-            old = grads.get(key)
-            if old is None:
-                grads[key] = gx
-            elif key in summed:
-                grads[key] = _add_more(old, gx)
-            else:
-                grads[key] = _add_second(old, gx, g)
-                summed.add(key)
-    return grads
-
-
-# Sums of gradient contributions, in place where that is safe: into arrays no one else holds (a
-# fresh VJP result, a sum made here), never into `g` (which a VJP may pass through), views or
-# the caller's arrays.
-def _add_second(first, second, g):
-    """The sum of a tensor's first two gradient contributions, `second` from a VJP given `g`."""
-    if type(second) is np.ndarray and second.base is None and second is not g:
-        return np.add(second, first, out=second)
-    return first + second
-
-
-def _add_more(total, more):
-    """`total` (made by _add_second) plus a further contribution."""
-    if type(total) is np.ndarray:  # not a Tensor, nor a NumPy scalar (a 0-d sum)
-        return np.add(total, more, out=total)
-    return total + more
-
-
-def _downstream(records, keys):
-    """The ids of the tensors computed from `keys` (and those keys)."""
-    depends = set(keys)
-    for record in records:
-        if not depends.isdisjoint(map(id, record.inputs)):
-            depends.add(record.key)
-    return depends
-
-
-def _let_inputs_go(record):
-    """For a record whose VJPs read only the inputs' shapes: if an input array is big, shapes
-    stand in for the arrays, and the inputs' ids (taken while all are alive) for the tensors."""
-    for v in record.values:  # a loop, not a generator, which would cost more than it saves
-        if type(v) is np.ndarray and v.size > SMALL:
-            record.keys = tuple(map(id, record.inputs))
-            record.values = tuple(_Shape(v) if type(v) is np.ndarray else v for v in record.values)
-            record.inputs = None
-            return
-
-
-SMALL = 4096  # elements: below this, freeing an array early is not worth a Python call
-
-
-class _Shape:
-    """Stands in for an input array whose value no VJP reads: what they do read of it."""
-
-    __slots__ = ("shape", "dtype", "ndim", "size")
-
-    def __init__(self, array):
-        self.shape, self.dtype, self.ndim, self.size = array.shape, array.dtype, array.ndim, array.size
 
 
 def _as_result(g, handed_out):
@@ -672,50 +433,3 @@ def grad(f, argnums=0):
     return lambda *args, **kwargs: vg(*args, **kwargs)[1]
 
 
-# --- anomaly detection -------------------------------------------------------------------------
-@contextlib.contextmanager
-def detect_anomaly():
-    """Raise FloatingPointError at the first op whose forward or backward produces NaN or inf,
-    naming the op and the line of user code that recorded it."""
-    previous = _state.anomaly
-    _state.anomaly = True
-    try:
-        yield
-    finally:
-        _state.anomaly = previous
-
-
-def _check_finite(value, message, where=None):
-    """FloatingPointError(message) if `value` holds NaN or inf."""
-    bad = _non_finite(value)
-    if bad:
-        raise FloatingPointError(message.format(bad) + (f" (recorded at {where})" if where else ""))
-
-
-def _check_forward(op, value, inputs, where):
-    """detect_anomaly's check of a forward pass; NaN or inf that came in with the inputs is not
-    the op's doing, so the message says where it came from instead."""
-    if _non_finite(value):
-        came_in = next(filter(None, map(_non_finite, inputs)), None)
-        _check_finite(value, f"an input of {op.name} already held {came_in}: it came from outside "
-                      "the engine's ops, or from ops run outside detect_anomaly()" if came_in else
-                      f"{op.name} produced {{}} in its forward pass", where)
-
-
-def _non_finite(value):
-    """'NaN' or 'inf' if the array (or Tensor, or number) holds one, else None."""
-    value = value._value if isinstance(value, Tensor) else np.asarray(value)
-    if value.dtype.kind in "fc" and not np.isfinite(value).all():
-        return "NaN" if np.isnan(value).any() else "inf"
-    return None
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _user_frame():
-    """'file:line' of the innermost caller outside the engine."""
-    frame = sys._getframe(1)
-    while frame and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR:
-        frame = frame.f_back
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "unknown"

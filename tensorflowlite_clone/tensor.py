@@ -86,21 +86,9 @@ class Tensor:
 
     __hash__ = object.__hash__  # comparisons return arrays, identity stays the hash
 
-    # --- operators (differentiable) --------------------------------------------------------
-    def __add__(self, other): return _ops.add(self, other)
-    def __radd__(self, other): return _ops.add(other, self)
-    def __sub__(self, other): return _ops.subtract(self, other)
-    def __rsub__(self, other): return _ops.subtract(other, self)
-    def __mul__(self, other): return _ops.multiply(self, other)
-    def __rmul__(self, other): return _ops.multiply(other, self)
-    def __truediv__(self, other): return _ops.divide(self, other)
-    def __rtruediv__(self, other): return _ops.divide(other, self)
-    def __matmul__(self, other): return _ops.matmul(self, other)
-    def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __pow__(self, exponent): return _ops.power(self, exponent)
-    def __neg__(self): return _ops.negative(self)
+    # --- operators and methods: made from the ops' declarations (ops/__init__.py), except
+    # these, shaped like ndarray's own so that a VJP reads the same on both
     def __pos__(self): return self
-    def __getitem__(self, index): return _ops.getitem(self, index)
 
     # --- comparisons: plain boolean arrays, not differentiable -------------------------------
     def _compare(self, other, compare, symbol):
@@ -115,11 +103,6 @@ class Tensor:
     def __ge__(self, other): return self._compare(other, np.greater_equal, ">=")
     def __eq__(self, other): return self._compare(other, np.equal, "==")
     def __ne__(self, other): return self._compare(other, np.not_equal, "!=")
-
-    # --- methods, named and shaped like ndarray's so a VJP reads the same on both -----------
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
 
     def reshape(self, *shape):
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -136,7 +119,7 @@ class Tensor:
 
 def _read(tensor, how):
     """Tell a trace being recorded that `how` reads `tensor`'s value."""
-    tracing = _tape._state.tracing
+    tracing = _primitive._state.tracing
     if tracing is not None:
         tracing.read(tensor, how)
 
@@ -186,8 +169,8 @@ class Variable(Tensor):
         return self._store(np.add(self._value, delta, dtype=self.dtype), "assign_add")
 
     def _store(self, value, method):
-        if _tape._state.anomaly:  # a NaN step is the anomaly people look for
-            _tape._check_finite(value, f"{method}: the new value of {self._label()} holds {{}}")
+        if _primitive._state.anomaly:  # a NaN step is the anomaly people look for
+            _program._check_finite(value, f"{method}: the new value of {self._label()} holds {{}}")
         self._value = value
         return self
 
@@ -209,4 +192,5 @@ class Variable(Tensor):
         return f"Variable({body}, dtype={self.dtype}, name={self.name!r}, trainable={self.trainable})"
 
 
-from . import ops as _ops, tape as _tape  # noqa: E402  (both need Tensor, and Tensor needs them)
+from . import ops as _ops, primitive as _primitive, program as _program  # noqa: E402, I001
+# (they need Tensor, and Tensor needs them)

@@ -1,34 +1,36 @@
-"""Traced steps: record a function's ops once per argument signature, then replay them.
+"""Traced steps: record a function's forward and backward pass once per argument signature,
+then replay them as straight-line code.
 
 `trace(f, argnums)` keeps `value_and_grad(f, argnums)`'s contract: it returns f's value and the
 gradients with respect to the arguments `argnums` (arrays, or lists / tuples / dicts of them).
 The first call with a given signature (shapes and dtypes of the arrays, values of the other
-arguments) runs f on a tape that records every op, watched or not, and writes the records out
-as a straight-line Python function: one line per forward op (`v7 = f3(v5, v6)`), then one line
-per VJP the backward pass needs, in reverse (`t = b3_1(g7, None, v5, v6)`), with each gradient
-summed where it goes. Later calls run that function on the new arguments: the ops' own NumPy
-forwards and VJPs, without Tensors, records, identity lookups or conversions, which is most of
-the eager engine's cost on small arrays. `traced.plans[signature].source` shows the code: the
-Wengert list and its adjoint, as a program.
+arguments) runs f on a tape that records every op, watched or not, and then asks that tape for
+the gradients inside its own block: the sweep runs the VJPs on Tensors, so the backward pass is
+recorded too, as more equations of the same program (program.py). The program, cut down to what
+the value and the gradients need, is written out as a Python function, one line per equation
+(`v7 = f3(v5, v6)`), each value deleted after its last use. Later calls run that function on
+the new arguments: only the ops' NumPy forwards, without Tensors, equations, lookups or
+conversions, which is most of the eager engine's cost on small arrays.
+`traced.plans[signature].source` shows the code: the Wengert list and its adjoint, as a program.
 
 The contract is that of JAX's `jit`: f computes with the engine's ops on its arguments, the
 same ops for every call with the same signature, and reaches each array argument as it was
-passed (not a copy of its own making). A value that f reads out of a tensor
-derived from its arguments (`float(t)`, `bool(t)`, `t.item()`, `t.numpy()`, `np.asarray(t)`,
-comparisons, an index list built of argument arrays) would be frozen into the plan, so the
-trace notices the read and runs f eagerly for that signature, with one warning naming the
-line. What it cannot see, NumPy computing on a raw argument array, is caught by comparing the
-first replay of every plan with running f eagerly: a difference is an error. With a tape
-recording around the call, f runs eagerly, so that tape sees its ops.
+passed (not a copy of its own making). A value that f reads out of a tensor derived from its
+arguments (`float(t)`, `bool(t)`, `t.item()`, `t.numpy()`, `np.asarray(t)`, comparisons, an
+index list built of argument arrays) would be frozen into the plan, so the trace notices the
+read and runs f eagerly for that signature, with one warning naming the line. What it cannot
+see, NumPy computing on a raw argument array, is caught by comparing the first replay of every
+plan with running f eagerly: a difference is an error. With a tape recording around the call,
+f runs eagerly, so that tape sees its ops.
 """
-import itertools
 import warnings
 
 import numpy as np
 
-from .tape import (_REWORDED, GradientTape, _add_more, _add_second, _as_result, _as_tensors,
-                   _downstream, _flatten, _Shape, _state, _unflatten, _user_frame, argnums_of,
-                   reworded, value_and_grad)
+from .primitive import _REWORDED, _state, _user_frame
+from .program import depends_on, last_uses, needed_for
+from .tape import (GradientTape, _as_result, _as_tensors, _flatten, _unflatten, argnums_of,
+                   value_and_grad)
 from .tensor import Tensor, _wrap
 
 
@@ -106,20 +108,38 @@ def _describe(value, leaves):
 class _TracingTape(GradientTape):
     """Records every op, watched or not: a replay must recompute whatever derives from the
     arguments, constants included (the row maximum a softmax subtracts), integer results
-    included. It also hears of reads of values that derive from the arguments (`float(t)`,
-    `t.numpy()`, `t > 0`), which a replay cannot redo: f then runs eagerly."""
+    included; and the backward pass too, since `gradient` asked inside the block runs the VJPs
+    on Tensors, recording them here. It also hears of reads of values that derive from the
+    arguments (`float(t)`, `t.numpy()`, `t > 0`), which a replay cannot redo: f then runs
+    eagerly."""
 
     def __init__(self, arguments):
         super().__init__(persistent=True)
-        self._arguments = {id(x) for x in arguments}  # ids of the argument leaves
+        program = self._program
+        self._as_tensor = {}  # id(argument array) -> a Tensor around it
+        for leaf in arguments:  # f may wrap an argument's array anew: find it by the array too
+            array = leaf._value if isinstance(leaf, Tensor) else leaf
+            if id(leaf) in program.slot_of or id(array) in program.slot_of:
+                raise ValueError("trace: the same array is passed twice; a trace would bind "
+                                 "both places to one slot (pass a copy)")
+            slot = program.leaf(leaf)
+            if isinstance(leaf, Tensor):
+                program.slot_of[id(leaf._value)] = slot
+            else:  # VJPs must meet it as a Tensor, or what they compute from it is frozen
+                tensor = self._as_tensor[id(leaf)] = _wrap(leaf)
+                program.slot_of[id(tensor)] = slot
         self.eager_because = None  # what f did that a replay cannot redo, and where
 
-    def _will_record(self, op, inputs, value):
-        super()._will_record(op, inputs, value)  # still watches Variables on first use
-        return True
+    def record(self, op, inputs, values, output, value, params, where):
+        slot_of, as_tensor = self._program.slot_of, self._as_tensor
+        slots = [slot_of.get(id(x), slot_of.get(id(v))) for x, v in zip(inputs, values)]
+        inputs = [as_tensor.get(id(x), x) for x in inputs]
+        self._program.add(op, inputs, slots, values, output, value, params, where)
 
     def read(self, x, how):
-        if id(x) in _downstream(self._records, self._arguments):
+        program = self._program
+        slot = program.slot_of.get(id(x))
+        if slot is not None and slot in depends_on(program.equations, program.leaves):
             self.cannot_replay(f"reads the value of a traced tensor ({how})")
 
     def cannot_replay(self, what):
@@ -137,11 +157,12 @@ class _TracingTape(GradientTape):
 
 
 class _Plan:
-    """The recorded ops of one call, written out as a Python function (the module docstring
-    says how); `source` is its code, `run` calls it."""
+    """One call's forward and backward pass, recorded as one program and written out as a
+    Python function (the module docstring says how); `source` is its code, `run` calls it."""
 
     @classmethod
     def record(cls, f, args, nums):
+        """(the plan, None), or (None, why f must run eagerly) when it cannot be replayed."""
         args = list(args)
         for i in nums:  # the differentiated arguments enter as Tensors, as value_and_grad has them
             for leaf in _flatten(args[i]):
@@ -152,111 +173,56 @@ class _Plan:
             args[i] = _as_tensors(args[i])
         leaves = []
         _describe(args, leaves)
-        with _TracingTape(leaves + [x._value for x in leaves if isinstance(x, Tensor)]) as tape:
+        differentiated = [_flatten(args[i]) for i in nums]
+        with _TracingTape(leaves) as tape:
             loss = f(*args)
-        if tape.eager_because or not any(r.output is loss for r in tape._records):
-            return None, tape.eager_because  # f reads values, or returns a constant: run eagerly
-        plan = cls(tape._records, loss, leaves, [_flatten(args[i]) for i in nums])
-        return plan, None
+            if not isinstance(loss, Tensor) or id(loss) not in tape.program.slot_of:
+                return None, tape.eager_because  # a constant: nothing to replay
+            grads = tape.gradient(loss, [x for part in differentiated for x in part],
+                                  unconnected_gradients="zero")
+        if tape.eager_because:
+            return None, tape.eager_because
+        return cls(tape.program, leaves, [loss, *grads], [len(part) for part in differentiated]), None
 
-    def __init__(self, records, loss, arguments, differentiated):
-        """`arguments`: every array leaf of the arguments; `differentiated`: the leaves of each
-        differentiated argument."""
-        self.checked = False
-        slots = {}  # id(tensor or array) -> slot: the variable v<slot> of the generated code
-        names = {"empty_like": np.empty_like, "zeros_like": np.zeros_like, "asarray": np.asarray,
-                 "add_second": _add_second, "add_more": _add_more}
-        self._ops = {}  # line of the generated code -> (op, its input shapes, backward pass?)
+    def __init__(self, program, arguments, outputs, counts):
+        """`arguments`: every array leaf of the arguments, in `_describe`'s order; `outputs`:
+        the loss, then the gradient of each differentiated leaf; `counts`: how many leaves each
+        differentiated argument has."""
+        self.checked, self.counts = False, counts
+        slot_of, entries = program.slot_of, program.entries
+        names = {"asarray": np.asarray}  # the generated code's globals
+        self._ops = {}  # line of the generated code -> (op, its input shapes)
 
-        count = itertools.count().__next__  # slot numbers, in order of appearance
+        def constant(slot):  # a value no equation computes: a global of the code
+            names[f"c{slot}"] = entries[slot]._value if isinstance(entries[slot], Tensor) \
+                else entries[slot]
+            return f"c{slot}"
 
-        def constant(value):  # a global of the generated code
-            slot = count()
-            names[f"v{slot}"] = value
-            return slot
+        arguments = [slot_of[id(leaf)] for leaf in arguments]
+        results = [slot_of.get(id(x)) for x in outputs]  # None: a constant (zeros)
+        equations = needed_for(program.equations, [s for s in results if s is not None])
+        variables = set(arguments) | {eq.output for eq in equations}
 
-        arguments_in = []
-        for leaf in arguments:
-            array = leaf._value if isinstance(leaf, Tensor) else leaf
-            if id(leaf) in slots or id(array) in slots:
-                raise ValueError("trace: the same array is passed twice; a trace would bind "
-                                 "both places to one slot (pass a copy)")
-            slots[id(leaf)] = slots[id(array)] = count()  # the array too: f may wrap it anew
-            arguments_in.append(slots[id(leaf)])
+        def name(slot):
+            return f"v{slot}" if slot in variables else constant(slot)
 
-        def slot_of(x, value):
-            slot = slots.get(id(x), slots.get(id(value)))
-            return constant(value) if slot is None else slot
-
-        lines = [f"def step({', '.join(f'v{s}' for s in arguments_in)}):"]
-
-        # the forward pass: one line per record
-        bound = set()  # argument slots that params read (labels in an index)
-        steps = []  # (k, record, input slots, output slot, param expressions)
-        for k, r in enumerate(records):
-            inputs = [slot_of(x, v) for x, v in zip(r.inputs, r.values)]
-            output = slots[id(r.output)] = count()
-            params = [_param_code(p, f"p{k}_{i}", slots, names, bound) for i, p in enumerate(r.params)]
-            names[f"f{k}"] = r.op.forward
-            call = ", ".join([f"v{s}" for s in inputs] + params)
-            lines.append(f"    v{output} = f{k}({call})  # {_label(r.op)} -> {r.output.shape}")
-            self._ops[len(lines)] = r.op, [np.shape(v) for v in r.values], False
-            if r.output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
-                lines.append(f"    v{output} = asarray(v{output})")
-            steps.append((k, r, inputs, output, params))
-        loss = slots[id(loss)]
-
-        # which outputs depend on a differentiated argument, and which lead to the loss
-        sources = [slots[id(leaf)] for leaves in differentiated for leaf in leaves]
-        self.counts = [len(leaves) for leaves in differentiated]
-        depends = set(sources)
-        for k, r, inputs, output, params in steps:
-            if any(vjp and s in depends for s, vjp in zip(inputs, r.op.vjps)):
-                depends.add(output)
-        needed, backward = {loss}, []
-        for step in reversed(steps):
-            k, r, inputs, output, params = step
-            if output in needed and output in depends:
-                backward.append(step)
-                needed.update(s for s, vjp in zip(inputs, r.op.vjps) if vjp and s in depends)
-
-        # let go of what the backward pass will not read
-        read = {loss, *sources, *bound}
-        for k, r, inputs, output, params in backward:
-            read.update(s for s in inputs if r.op.needs_inputs)
-            read.update([output] if r.op.needs_output else [])
-        unread = [s for s in [*arguments_in, *(step[3] for step in steps)] if s not in read]
-        if unread:
-            lines.append(f"    del {', '.join(f'v{s}' for s in unread)}")
-
-        # the backward pass: each needed VJP, its result summed where it goes
-        lines.append(f"    g{loss} = empty_like(v{loss})")
-        lines.append(f"    g{loss}.fill(1)")
-        contributions = {}
-        for k, r, inputs, output, params in backward:
-            values = []
-            for j, (s, value) in enumerate(zip(inputs, r.values)):
-                if r.op.needs_inputs or not isinstance(value, np.ndarray):
-                    values.append(f"v{s}")
-                else:  # its shape stands in, so the array need not be kept
-                    names[f"shape{k}_{j}"] = _Shape(value)
-                    values.append(f"shape{k}_{j}")
-            call = ", ".join([f"g{output}", f"v{output}" if r.op.needs_output else "None"]
-                             + values + params)
-            for j, (s, vjp) in enumerate(zip(inputs, r.op.vjps)):
-                if not vjp or s not in depends:
-                    continue
-                names[f"b{k}_{j}"], names[f"d{k}_{j}"] = vjp, r.values[j].dtype
-                lines.append(f"    t = b{k}_{j}({call})  # {_label(r.op)}, input {j}")
-                self._ops[len(lines)] = r.op, None, True
-                lines.append(f"    if t.dtype != d{k}_{j}: t = t.astype(d{k}_{j})")
-                n = contributions[s] = contributions.get(s, 0) + 1
-                lines.append(f"    g{s} = " + ("t" if n == 1 else
-                                               f"add_second(g{s}, t, g{output})" if n == 2 else
-                                               f"add_more(g{s}, t)"))
-            lines.append(f"    del g{output}")
-        results = [f"g{s}" if s in contributions else f"zeros_like(v{s})" for s in sources]
-        lines.append(f"    return v{loss}, [{', '.join(results)}]")
+        lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
+        for k, (eq, last) in enumerate(zip(equations, last_uses(equations, keep=results))):
+            params = [_param_code(p, f"p{k}_{i}", set(arguments), slot_of, names)
+                      for i, p in enumerate(eq.params)]
+            names[f"f{k}"] = eq.op.forward
+            call = ", ".join([name(s) for s in eq.inputs] + params)
+            output = entries[eq.output]
+            lines.append(f"    v{eq.output} = f{k}({call})  # {_label(eq.op)} -> {output.shape}")
+            self._ops[len(lines)] = eq.op, [np.shape(entries[s]) for s in eq.inputs]
+            if output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
+                lines.append(f"    v{eq.output} = asarray(v{eq.output})")
+            gone = [f"v{s}" for s in last if s in variables]
+            if gone:
+                lines.append(f"    del {', '.join(gone)}")
+        values = [f"v{s}" if s is not None else f"{constant_of(names, x)}.copy()"
+                  for s, x in zip(results, outputs)]
+        lines.append(f"    return {values[0]}, [{', '.join(values[1:])}]")
         self.source = "\n".join(lines) + "\n"
         exec(compile(self.source, "<traced step>", "exec"), names)
         self._step = names["step"]
@@ -273,7 +239,6 @@ class _Plan:
         # one list per differentiated argument, for the caller to put back into its structure
         return _wrap(loss), [[next(results) for _ in range(n)] for n in self.counts]
 
-
     def _reworded(self, error):
         """`error`, raised in the generated code, naming the op whose line raised it (as the
         eager engine does)."""
@@ -284,24 +249,30 @@ class _Plan:
             tb = tb.tb_next
         if line not in self._ops:
             return error
-        op, shapes, backward = self._ops[line]
-        return reworded(error, f"{op.name} (backward pass): {error}") if backward else \
-            op.error(error, shapes)
+        op, shapes = self._ops[line]
+        return op.error(error, shapes)
+
+
+def constant_of(names, x):
+    """The global holding the constant output `x` (a gradient of zeros)."""
+    key = f"z{len(names)}"
+    names[key] = x._value if isinstance(x, Tensor) else x
+    return key
 
 
 def _label(op):
     return " ".join(op.name.split())  # a comment stays on its line
 
 
-def _param_code(param, name, slots, names, bound):
-    """Python source for a record's parameter: a name bound to the constant, or, for an argument
-    array (labels in an index tuple, say), that argument's slot (added to `bound`), so each call
+def _param_code(param, name, arguments, slot_of, names):
+    """Python source for an equation's parameter: a name bound to the constant, or, for an
+    argument array (labels in an index tuple, say), that argument's variable, so each call
     passes the new one."""
-    if type(param) is np.ndarray and id(param) in slots:
-        bound.add(slots[id(param)])
-        return f"v{slots[id(param)]}"
-    if type(param) is tuple and any(type(q) is np.ndarray and id(q) in slots for q in param):
-        return "(" + "".join(_param_code(q, f"{name}_{j}", slots, names, bound) + ", "
+    if type(param) is np.ndarray and slot_of.get(id(param)) in arguments:
+        return f"v{slot_of[id(param)]}"
+    if type(param) is tuple and any(type(q) is np.ndarray and slot_of.get(id(q)) in arguments
+                                    for q in param):
+        return "(" + "".join(_param_code(q, f"{name}_{j}", arguments, slot_of, names) + ", "
                              for j, q in enumerate(param)) + ")"
     names[name] = param
     return name

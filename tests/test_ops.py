@@ -702,13 +702,14 @@ def test_float32_stays_float32(name):
     w = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
     grads = tape.gradient(out, variables, output_gradients=w)
     # every VJP computes in float32 (the sweep's final cast would hide an upcast in the result)
-    for record in tape.records:
-        g = np.ones(record.output.shape, dtype=record.output.dtype)
-        for k, (vjp, x) in enumerate(zip(record.op.vjps, record.values)):
+    for eq in tape.program.equations:  # (what the VJPs receive: ans and the inputs, or Avals)
+        ans, *inputs = eq.arrays
+        g = np.ones(ans.shape, dtype=ans.dtype)
+        for k, (vjp, x) in enumerate(zip(eq.op.vjps, inputs)):
             if vjp is not None and getattr(x, "dtype", None) == np.float32:
-                gx = vjp(g, record.output.numpy(), *record.values, *record.params)
-                assert gx.dtype == np.float32, f"{record.op.name} VJP {k} computes in {gx.dtype}"
-                assert gx.shape == x.shape, f"{record.op.name} VJP {k} has shape {gx.shape}"
+                gx = vjp(g, *eq.arrays, *eq.params)
+                assert gx.dtype == np.float32, f"{eq.op.name} VJP {k} computes in {gx.dtype}"
+                assert gx.shape == x.shape, f"{eq.op.name} VJP {k} has shape {gx.shape}"
     # and agrees with the same computation in float64
     variables64 = [tflc.Variable(a.astype(np.float32).astype(np.float64)) for a in arrays]
     with tflc.GradientTape() as tape64:
@@ -847,9 +848,9 @@ def test_numpy_scalars_do_not_upcast_float32():
 def test_the_sweeps_broadcast_is_numpys(g, shape):
     """The sum and mean VJPs broadcast g back with a view built by hand when big; it must be
     np.broadcast_to's, read-only (a VJP never writes into what it gets)."""
-    from tensorflowlite_clone.ops import _broadcast_array
-    out = _broadcast_array(g, shape)
+    from tensorflowlite_clone.ops.shape import FILL_LIMIT
+    out = tflc.broadcast_to.forward(g, shape)
     np.testing.assert_array_equal(out, np.broadcast_to(g, shape))
     assert out.shape == shape and out.dtype == np.asarray(g).dtype
-    if out.size > tflc.tape.SMALL:
+    if out.size > FILL_LIMIT:
         assert not out.flags.writeable

@@ -728,41 +728,37 @@ def test_power_zero_has_zero_gradient_even_at_zero():
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0.0, 0.0])
 
 
-def test_a_released_sweep_frees_an_output_before_vjps_that_do_not_read_it():
-    seen = {}
+def test_values_an_op_does_not_save_reach_its_vjps_as_shapes_at_every_size():
+    """`saves` is honoured on every tape and at every size: what is not saved comes as an Aval
+    (shape and dtype), so a wrong declaration fails in any test, not only on big arrays."""
+    seen = []
 
     def vjp(g, ans, x):
-        seen["ans"], seen["alive"] = ans, seen["output"]() is not None
+        seen.append((type(ans).__name__, ans.shape, ans.dtype, type(x).__name__))
         return g * 2.0
 
-    double = tflc.Primitive("double", lambda x: x * 2.0, (vjp,), needs_output=False)
-    x = tflc.Variable(np.ones(2 * tflc.tape.SMALL))  # big: on small arrays trimming costs more
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with tflc.GradientTape() as tape:
-            y = double(x)
-            loss = tflc.sum(y)
-        seen["output"] = weakref.ref(y)
-        del y
-        g = tape.gradient(loss, x)
-    finally:
-        if was_enabled:
-            gc.enable()
-    assert seen["ans"] is None and not seen["alive"]
-    np.testing.assert_array_equal(g.numpy(), np.full(x.shape, 2.0))
-    # a persistent tape keeps its records whole, so the VJP still gets the output; so does a
-    # one-shot tape that holds only small arrays (letting them go would cost more than it saves)
-    for persistent, value in ((True, x), (False, tflc.Variable(np.ones(3)))):
-        with tflc.GradientTape(persistent=persistent) as tape:
-            y = double(value)
-        tape.gradient(y, value)
-        np.testing.assert_array_equal(seen["ans"], np.full(value.shape, 2.0))
+    double = tflc.Primitive("double", lambda x: x * 2.0, (vjp,), saves="x")
+    for persistent in (False, True):
+        for size in (1, 3):
+            x = tflc.Variable(np.ones(size))
+            with tflc.GradientTape(persistent=persistent) as tape:
+                y = double(x)
+            np.testing.assert_array_equal(tape.gradient(y, x).numpy(), np.full(size, 2.0))
+    assert seen == [("Aval", (size,), np.float64, "ndarray") for size in (1, 3)] * 2
+    forgetful = tflc.Primitive("forgetful", lambda x: x * 2.0, (lambda g, ans, x: g * x,),
+                               saves="")
+    x = tflc.Variable(np.ones(2))
+    with tflc.GradientTape() as tape:
+        y = forgetful(x)
+    with pytest.raises(TypeError):  # it reads x, which it does not save: an Aval
+        tape.gradient(y, x)
+    with pytest.raises(ValueError, match="saves names \\['z'\\]"):
+        tflc.Primitive("typo", lambda x: x, (lambda g, ans, x: g,), saves="z")
 
 
 def test_a_primitive_whose_forward_returns_a_python_number_is_recorded_as_an_array():
     total = tflc.Primitive("total", lambda x: float(x.sum()), (lambda g, ans, x: g * (x * 0.0 + 1.0),))
-    for size in (3, 2 * tflc.tape.SMALL):  # below and above the size where a sweep trims
+    for size in (3, 10_000):
         x = tflc.Variable(np.linspace(0.0, 1.0, size))
         with tflc.GradientTape() as tape:
             y = total(x) * 2.0
@@ -773,11 +769,11 @@ def test_a_primitive_whose_forward_returns_a_python_number_is_recorded_as_an_arr
 def test_a_one_shot_sweep_frees_what_no_vjp_reads_before_it_starts():
     """`h` feeds `add` (whose VJPs read only shapes) and comes out of `multiply` (whose VJPs do
     not read the output): once the forward pass is over only the tape holds it, and a one-shot
-    sweep lets it go before any VJP runs; a persistent tape keeps it. Big enough to matter."""
+    sweep lets it go before any VJP runs; a persistent tape keeps it. At any size."""
     seen = []
     probe = tflc.Primitive("probe", lambda v: v * 1.0,
                            (lambda g, ans, v: seen.append(h_array() is not None) or g,))
-    x = tflc.Variable(np.ones(2 * tflc.tape.SMALL))
+    x = tflc.Variable(np.ones(3))
     for persistent in (False, True):
         with tflc.GradientTape(persistent=persistent) as tape:
             h = x * 2.0
@@ -788,7 +784,25 @@ def test_a_one_shot_sweep_frees_what_no_vjp_reads_before_it_starts():
     assert seen == [False, True]
 
 
-BIG = (70, 64)  # above tflc.tape.SMALL elements, where a one-shot sweep swaps arrays for shapes
+def test_a_one_shot_sweep_frees_each_saved_value_after_its_last_use():
+    """exp saves its output e, which its VJP reads: e lives until then (the probe's VJP runs
+    before it), and goes as soon as that VJP has run (before the VJP of the op before exp)."""
+    alive = {}
+    probe = tflc.Primitive("probe", lambda v: v * 1.0, (
+        lambda g, ans, v: alive.setdefault("at probe", e_array() is not None) and g,))
+    after = tflc.Primitive("after", lambda v: v * 1.0, (
+        lambda g, ans, v: alive.setdefault("after exp", e_array() is not None) or g,))
+    x = tflc.Variable(np.ones(3))
+    with tflc.GradientTape() as tape:
+        e = tflc.exp(after(x))
+        e_array = weakref.ref(e.numpy())
+        loss = tflc.sum(probe(e))
+        del e
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), np.full(3, np.e))
+    assert alive == {"at probe": True, "after exp": False}
+
+
+BIG = (7, 6)  # any size: a one-shot sweep frees the same way at every size
 ONE_SHOT_CASES = {  # each applied to an intermediate (v * 1.5), so the sweep may free it
     "add": lambda v, w: v + w[0], "subtract": lambda v, w: w[:1] - v,
     "multiply": lambda v, w: v * w, "divide": lambda v, w: w / (v * v + 1.0),
@@ -799,7 +813,7 @@ ONE_SHOT_CASES = {  # each applied to an intermediate (v * 1.5), so the sweep ma
     "where": lambda v, w: tflc.where(v > 0, v, w), "matmul": lambda v, w: v @ w.T,
     "sum": lambda v, w: tflc.sum(v, axis=1, keepdims=True), "mean": lambda v, w: tflc.mean(v, axis=0),
     "max": lambda v, w: tflc.max(v, axis=1), "reshape": lambda v, w: v.reshape(-1),
-    "transpose": lambda v, w: v.T, "getitem": lambda v, w: v[np.arange(10), np.arange(10)],
+    "transpose": lambda v, w: v.T, "getitem": lambda v, w: v[np.arange(5), np.arange(5)],
     "broadcast_to": lambda v, w: tflc.broadcast_to(v, (2,) + BIG),
     "cast": lambda v, w: v.astype(np.float32),
 }
@@ -807,8 +821,8 @@ ONE_SHOT_CASES = {  # each applied to an intermediate (v * 1.5), so the sweep ma
 
 @pytest.mark.parametrize("name", sorted(ONE_SHOT_CASES))
 def test_a_one_shot_sweep_gives_the_persistent_tapes_gradients(name):
-    """What a one-shot sweep frees early (outputs of `needs_output=False` ops, inputs of
-    `needs_inputs=False` ones) must be exactly what the VJPs do not read."""
+    """Every primitive through the release path: what a one-shot sweep frees early (what the op
+    does not save) must be exactly what its VJPs do not read."""
     rng = np.random.default_rng(0)
     x = tflc.Variable(rng.standard_normal(BIG))
     w = tflc.Variable(rng.standard_normal(BIG))
@@ -826,7 +840,7 @@ def test_a_one_shot_sweep_leaves_records_an_outer_tape_shares_whole():
     """A record made while two tapes recorded belongs to both: the inner one-shot tape's sweep
     must not trim it, or the outer tape's later sweep (here one that has to work out what
     depends on which source) and drawings would find it taken apart."""
-    x = tflc.Variable(np.linspace(0, 1, 2 * tflc.tape.SMALL))
+    x = tflc.Variable(np.linspace(0, 1, 5))
     c = tflc.Variable(np.array(3.0))
     with tflc.GradientTape(persistent=True) as outer:
         with tflc.GradientTape() as inner:

@@ -247,14 +247,18 @@ def test_two_layer_net_traced_method_matches_autodiff(dtype):
 
 
 def test_the_plan_reads_as_a_program():
-    """The recorded ops come out as straight-line code: the forward pass, then each VJP."""
+    """The recorded ops come out as straight-line code: the forward pass, then the backward
+    pass the sweep recorded (each VJP's own ops), each value deleted after its last use."""
     traced = tflc.trace(lambda x, w: tflc.sum(tflc.exp(x @ w)))
     traced(np.ones((2, 3)), np.ones((3, 4)))
     (plan,) = traced.plans.values()
-    forward, backward = plan.source.split("empty_like")
-    assert "# matmul -> (2, 4)" in forward and "# exp -> (2, 4)" in forward
-    assert backward.index("# sum, input 0") < backward.index("# exp, input 0") < backward.index(
-        "# matmul, input 0")
+    source = plan.source
+    forward, backward = source.split("# sum -> ()")
+    assert forward.index("# matmul -> (2, 4)") < forward.index("# exp -> (2, 4)")
+    # sum's VJP broadcasts, exp's multiplies by exp(x @ w), matmul's multiplies by w^T
+    assert backward.index("# broadcast_to -> (2, 4)") < backward.index("# multiply -> (2, 4)") \
+        < backward.index("# transpose -> (4, 3)") < backward.index("# matmul -> (2, 3)")
+    assert "del v0" in forward  # x is not needed for d/dx (the product's VJP reads w)
 
 
 def test_a_primitive_name_cannot_break_the_generated_code():

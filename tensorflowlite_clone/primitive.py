@@ -1,0 +1,214 @@
+"""Primitives: an op's NumPy forward beside its VJPs, and the per-thread state they record into.
+
+    exp = Primitive("exp", np.exp, (lambda g, ans, x: g * ans,), saves="ans")
+
+Calling a primitive converts its inputs, runs the forward pass, names the op in any error,
+checks for NaN under detect_anomaly, and hands the call to each recording tape's `record`.
+`vjps[k](g, ans, *inputs, *params)` maps the output's gradient `g` to input k's. A VJP is
+written with operators, ndarray-style methods and other primitives' `bind`, so the same code
+runs on arrays (the plain sweep) and on Tensors (a sweep recorded on an outer tape, which is
+how higher-order derivatives and compiled backward passes come for free).
+
+`saves` names the values the VJPs read ("ans", or the VJP's names for the inputs, "x y");
+the others reach the VJPs as their shape and dtype only (an `Aval`), at every size, so a
+wrong declaration fails in any test, and what is not saved is freed as early as it can be.
+"""
+import contextlib
+import inspect
+import os
+import sys
+import threading
+
+import numpy as np
+
+from .program import _check_finite, non_finite
+from .tensor import Tensor, _wrap, as_array
+
+
+class _State(threading.local):
+    """What is recording, per thread (as in TensorFlow): a tape sees only its own thread's ops."""
+
+    def __init__(self):
+        self.tapes = []         # tapes inside their `with` block, innermost last
+        self.recording = []     # those of them currently recording
+        self.anomaly = False    # set by detect_anomaly()
+        self.tracing = None     # the tape recording a trace (tracing.py), if any
+
+
+_state = _State()
+
+
+class Primitive:
+    """A differentiable op: a NumPy `forward` and one VJP per input (None: not differentiable).
+
+    `saves`: the VJP arguments they read (see the module docstring); by default all of them.
+    `prepare(*args, **kwargs) -> (inputs, params)`: the public signature, when it is more than
+    inputs then parameters (`sum(x, axis=None, keepdims=False)`), checking the parameters.
+    `label(*params) -> str`: how a picture writes the parameters (`axis=1, keepdims`).
+    `method` / `operator`: the Tensor method (`x.sum()`) or operator (`"add"`: `+`, reflected
+    too) the op also is. `shape_error`: the message for a ValueError, formatted with the input
+    shapes (`"cannot multiply {} by {}"`). An op without any VJP, like stop_gradient, is never
+    recorded on a gradient tape: nothing could flow back through it.
+    """
+
+    __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "keeps", "saves_all",
+                 "prepare", "label", "method", "operator", "shape_error", "doc")
+
+    def __init__(self, name, forward, vjps, shape_error=None, *, saves=None, prepare=None,
+                 label=None, method=None, operator=None, doc=None):
+        self.name, self.forward, self.vjps = name, forward, tuple(vjps)
+        self.arity = len(self.vjps)
+        self.differentiable = any(vjp is not None for vjp in self.vjps)
+        self.keeps = _keeps(name, self.vjps, saves)
+        self.saves_all = all(self.keeps)
+        self.prepare, self.label, self.shape_error = prepare, label, shape_error
+        self.method, self.operator, self.doc = method, operator, doc
+
+    def __call__(self, *args, **kwargs):
+        if self.prepare is None:
+            inputs, params = args[:self.arity], args[self.arity:]
+        else:
+            inputs, params = self.prepare(*args, **kwargs)
+        return self._apply(inputs, params)
+
+    def bind(self, *args):
+        """The op as a VJP uses it: on arrays, the bare forward (an array out); when an input is
+        a Tensor, the recorded op (a Tensor out). Parameters come as the forward takes them."""
+        for x in args[:self.arity]:
+            if isinstance(x, Tensor):
+                return self._apply(args[:self.arity], args[self.arity:])
+        return self.forward(*args)
+
+    def _apply(self, inputs, params):
+        inputs, values = _entering(self, inputs)
+        try:
+            value = self.forward(*values, *params)
+        except _REWORDED as error:
+            raise self.error(error, [np.shape(v) for v in values]) from None
+        if type(value) is not np.ndarray:  # a NumPy or Python scalar
+            value = np.asarray(value)
+        output = _wrap(value)
+        state = _state
+        where = None
+        if state.anomaly:
+            where = _user_frame()
+            _check_forward(self, value, values, where)
+        for tape in state.recording:
+            tape.record(self, inputs, values, output, value, params, where)
+        return output
+
+    def error(self, error, shapes):
+        """`error`, raised by this op's forward on inputs of `shapes`, reworded to name the op:
+        `matmul: cannot multiply (3, 4) by (5, 2)`, `reshape: ...`."""
+        if isinstance(error, (ValueError, IndexError)):
+            message = (self.shape_error.format(*shapes) if self.shape_error else
+                       f"{error} (input shapes {', '.join(map(str, shapes))})")
+        else:
+            message = str(error)
+        return reworded(error, f"{self.name}: {message}")
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def _keeps(name, vjps, saves):
+    """Which of the VJP arguments after g, (ans, *inputs), the op saves: a tuple of bools."""
+    arity = len(vjps)
+    if saves is None:
+        return (True,) * (arity + 1)
+    vjp = next((v for v in vjps if v is not None), None)
+    names = list(inspect.signature(vjp).parameters)[1:arity + 2] if vjp else []
+    unknown = set(saves.split()) - set(names)
+    if unknown:
+        raise ValueError(f"Primitive {name}: saves names {sorted(unknown)}, but its VJPs' value "
+                         f"arguments are {names}")
+    return tuple(n in saves.split() for n in names)
+
+
+_NUMBERS = (float, int)  # not bool, whose type is not int
+_REWORDED = (ValueError, IndexError, TypeError, OverflowError, MemoryError)
+
+
+def _entering(op, inputs):
+    """(inputs, their values): Tensors give their arrays; Python numbers stay numbers, which
+    NumPy types weakly, so no scalar upcasts float32 (a NumPy float64 scalar would); arrays of
+    numbers keep their identity; anything else is converted (`as_array`) or refused."""
+    values = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            values.append(x._value)
+        elif type(x) in _NUMBERS or type(x) is np.ndarray and x.dtype.kind in "biufc":
+            values.append(x)
+        else:  # anything else needs converting (rare)
+            inputs = tuple(_converted(x, op.name) if vjp else x for x, vjp in zip(inputs, op.vjps))
+            return inputs, [x._value if isinstance(x, Tensor) else x for x in inputs]
+    return inputs, values
+
+
+def _converted(x, op):
+    if isinstance(x, np.number):
+        return x.item()
+    if isinstance(x, (Tensor, float, int)) and not isinstance(x, bool):
+        return x
+    if isinstance(x, (list, tuple)) and any(isinstance(item, Tensor) for item in _leaves(x)):
+        raise TypeError(f"{op}: got a {type(x).__name__} of Tensors; turning it into an array "
+                        "would drop their gradients (combine them with the engine's ops)")
+    return as_array(x, op)
+
+
+def _leaves(x):
+    for item in x:
+        if isinstance(item, (list, tuple)):
+            yield from _leaves(item)
+        else:
+            yield item
+
+
+def reworded(error, message):
+    """An exception of `error`'s class (or of the builtin class it derives from, when its
+    constructor wants more than a message) carrying `message`."""
+    try:
+        new = type(error)(message)
+        if str(new) == message:
+            return new
+    except Exception:  # e.g. NumPy's UFuncTypeError, _ArrayMemoryError
+        pass
+    return next(kind for kind in type(error).__mro__ if kind.__module__ == "builtins")(message)
+
+
+# --- anomaly detection -------------------------------------------------------------------------
+@contextlib.contextmanager
+def detect_anomaly():
+    """Raise FloatingPointError at the first op whose forward or backward produces NaN or inf,
+    naming the op and the line of user code that recorded it."""
+    previous = _state.anomaly
+    _state.anomaly = True
+    try:
+        yield
+    finally:
+        _state.anomaly = previous
+
+
+def _check_forward(op, value, inputs, where):
+    """detect_anomaly's check of a forward pass; NaN or inf that came in with the inputs is not
+    the op's doing, so the message says where it came from instead."""
+    if non_finite(value):
+        came_in = next(filter(None, map(non_finite, inputs)), None)
+        _check_finite(value, f"an input of {op.name} already held {came_in}: it came from outside "
+                      "the engine's ops, or from ops run outside detect_anomaly()" if came_in else
+                      f"{op.name} produced {{}} in its forward pass", where)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _in_package(folder):
+    return folder == _PACKAGE_DIR or folder.startswith(_PACKAGE_DIR + os.sep)
+
+
+def _user_frame():
+    """'file:line' of the innermost caller outside the engine."""
+    frame = sys._getframe(1)
+    while frame and _in_package(os.path.dirname(os.path.abspath(frame.f_code.co_filename))):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "unknown"

@@ -1,0 +1,233 @@
+"""The recorded computation, as data: a Wengert list of equations over numbered slots.
+
+A slot is one value of the computation: a watched leaf, a constant an op read (an array, a
+number), or an op's result. An equation says which op ran on which slots, with which
+parameters, and keeps what its VJPs will read: the values the op `saves`, and for the rest only
+their shapes (`Aval`). Execution order is already a topological order, so every analysis is one
+pass and the backward sweep is one reversed loop: no recursion, no sort.
+
+The tape records into a Program; `backward` interprets it (the gradient sweep); tracing.py
+compiles one, forward and backward pass together, to straight-line code; viz draws one.
+"""
+import math
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+class Aval:
+    """An array's shape and dtype, standing in for a value no VJP reads (JAX's "abstract
+    value"): holding it instead of the array is what lets an intermediate go early."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, value):
+        if type(value) is np.ndarray:
+            self.shape, self.dtype = value.shape, value.dtype
+        else:  # a NumPy or Python number
+            self.shape, self.dtype = np.shape(value), np.result_type(value)
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: math.prod(self.shape))
+
+    def __repr__(self):
+        return f"Aval({self.shape}, {self.dtype})"
+
+
+class Equation:
+    """`output = op(*inputs, *params)`, slots in and out. `saved` is what the VJPs receive after
+    the output's gradient, `(ans, *inputs)`: the objects themselves where the op saves them
+    (Tensors: a sweep recorded on an outer tape must meet them again), else their Avals;
+    `arrays` is the same with each Tensor's array (the plain sweep's arguments). `where` is the
+    user's line, when detect_anomaly asked for it."""
+
+    __slots__ = ("op", "inputs", "output", "params", "saved", "arrays", "where")
+
+    def __init__(self, op, inputs, output, params, saved, arrays, where):
+        self.op, self.inputs, self.output, self.params = op, inputs, output, params
+        self.saved, self.arrays, self.where = saved, arrays, where
+
+    def __repr__(self):
+        ins = ", ".join(f"v{s}" for s in self.inputs)
+        return f"v{self.output} = {self.op.name}({ins}{', ...' if self.params else ''})"
+
+
+class Program:
+    """Equations in execution order over slots. `entries[slot]` is the Tensor, array or number
+    a slot stands for (kept, so that ids stay unique and pictures can show values), `slot_of`
+    maps the id of a leaf's or an output's Tensor to its slot (constants get a fresh slot at
+    each use), `leaves` are the watched slots and `computed` the slots that are watched or
+    derive from one (all but the constants)."""
+
+    __slots__ = ("equations", "entries", "slot_of", "leaves", "computed")
+
+    def __init__(self):
+        self.equations, self.entries, self.slot_of = [], [], {}
+        self.leaves, self.computed = [], set()
+
+    def leaf(self, x):
+        """The slot of the watched leaf `x` (made on first sight)."""
+        slot = self.slot_of.get(id(x))
+        if slot is None:
+            slot = self.slot_of[id(x)] = len(self.entries)
+            self.entries.append(x)
+            self.leaves.append(slot)
+            self.computed.add(slot)
+        return slot
+
+    def add(self, op, inputs, slots, values, output, value, params, where):
+        """Append `output = op(*inputs, *params)`: `slots` are the inputs' slots, None for a
+        constant (it gets one here); `values` the inputs' arrays, `value` the output's."""
+        entries = self.entries
+        for k, slot in enumerate(slots):
+            if slot is None:
+                slots[k] = len(entries)
+                entries.append(inputs[k])
+        out = self.slot_of[id(output)] = len(entries)
+        entries.append(output)
+        self.computed.add(out)
+        if op.saves_all:
+            saved, arrays = (output, *inputs), (value, *values)
+        else:
+            saved, arrays = [], []
+            for obj, array, keep in zip((output, *inputs), (value, *values), op.keeps):
+                if keep:
+                    saved.append(obj)
+                    arrays.append(array)
+                else:
+                    aval = Aval(array)
+                    saved.append(aval)
+                    arrays.append(aval)
+        self.equations.append(Equation(op, tuple(slots), out, params, saved, arrays, where))
+
+    def records(self):
+        """The equations with the objects their slots stand for: (op, inputs, output, params,
+        where), for reading."""
+        entries = self.entries
+        return tuple(Record(eq.op, tuple(entries[s] for s in eq.inputs), entries[eq.output],
+                            eq.params, eq.where) for eq in self.equations)
+
+
+class Record:
+    """An equation as a reader sees it: the op, its input and output objects, its parameters,
+    and the line that recorded it (under detect_anomaly)."""
+
+    __slots__ = ("op", "inputs", "output", "params", "where")
+
+    def __init__(self, op, inputs, output, params, where):
+        self.op, self.inputs, self.output, self.params, self.where = op, inputs, output, params, where
+
+    def __repr__(self):
+        return f"<Record {self.op.name} -> {np.shape(self.output)}>"
+
+
+# --- analyses: one pass each, shared by the sweep, the compiler and the pictures ---------------
+def depends_on(equations, slots):
+    """The slots computed from `slots` (and `slots` themselves)."""
+    found = set(slots)
+    for eq in equations:
+        if not found.isdisjoint(eq.inputs):
+            found.add(eq.output)
+    return found
+
+
+def needed_for(equations, slots):
+    """The equations whose results `slots` need, in execution order (dead code left out)."""
+    wanted, kept = set(slots), []
+    for eq in reversed(equations):
+        if eq.output in wanted:
+            kept.append(eq)
+            wanted.update(eq.inputs)
+    return kept[::-1]
+
+
+def last_uses(equations, keep=()):
+    """For each equation, the slots it reads for the last time (not those in `keep`), in a list
+    parallel to `equations`: where a value can go."""
+    seen, lasts = set(keep), []
+    for eq in reversed(equations):
+        lasts.append([s for s in dict.fromkeys(eq.inputs) if s not in seen])
+        seen.update(eq.inputs)
+    return lasts[::-1]
+
+
+# --- the backward sweep ------------------------------------------------------------------------
+def backward(equations, seeds, sources, depends, on_tensors, release=False, anomaly=False):
+    """Sweep `equations` in reverse, accumulating the gradient of the seeded targets (`seeds`:
+    slot -> gradient) with respect to every slot on the way to the `sources`; returns
+    {slot: gradient} (a source's own entry included).
+
+    Only slots in `depends` (those computed from a source) get gradients. Each output's gradient
+    is popped once its VJPs have used it, unless it is a source. With `release` the equations
+    are popped as they are swept, so each saved array goes as soon as the last VJP that reads it
+    has run (memory follows liveness). With `on_tensors` (an outer tape is recording) the VJPs
+    run on the saved Tensors and are recorded there: higher-order derivatives.
+    """
+    keep = set(sources)
+    grads = {}
+    for slot, seed in seeds:
+        grads[slot] = seed if slot not in grads else grads[slot] + seed
+    if depends.isdisjoint(grads):
+        return grads
+    pending = equations if release else list(equations)
+    summed = set()  # slots whose gradient is a sum made here (its own array to add into)
+    while pending:
+        eq = pending.pop()
+        out = eq.output
+        g = grads.get(out) if out in keep else grads.pop(out, None)
+        if g is None:  # not on the way from a source to a target
+            continue
+        op, saved = eq.op, eq.saved if on_tensors else eq.arrays
+        args = (g, *saved, *eq.params)
+        for slot, value, vjp in zip(eq.inputs, saved[1:], op.vjps):
+            if vjp is None or slot not in depends:
+                continue
+            gx = vjp(*args)
+            if gx is None:  # (a custom gradient's "no gradient")
+                continue
+            if gx.dtype is not value.dtype and gx.dtype != value.dtype:  # (`is`: the common case)
+                gx = gx.astype(value.dtype)  # e.g. a float32 weight meeting float64 data
+            if anomaly:
+                _check_finite(gx, f"{op.name} produced {{}} in its backward pass", eq.where)
+            old = grads.get(slot)
+            if old is None:
+                grads[slot] = gx
+            elif slot in summed:
+                grads[slot] = _add_more(old, gx)
+            else:
+                grads[slot] = _add_second(old, gx, g)
+                summed.add(slot)
+    return grads
+
+
+# Sums of gradient contributions, in place where that is safe: into arrays no one else holds (a
+# fresh VJP result, a sum made here), never into `g` (which a VJP may pass through), views or
+# the caller's arrays.
+def _add_second(first, second, g):
+    """The sum of a slot's first two gradient contributions, `second` from a VJP given `g`."""
+    if type(second) is np.ndarray and second.base is None and second is not g:
+        return np.add(second, first, out=second)
+    return first + second
+
+
+def _add_more(total, more):
+    """`total` (made by _add_second) plus a further contribution."""
+    if type(total) is np.ndarray:  # not a Tensor, nor a NumPy scalar (a 0-d sum)
+        return np.add(total, more, out=total)
+    return total + more
+
+
+def _check_finite(value, message, where=None):
+    """FloatingPointError(message) if `value` holds NaN or inf."""
+    bad = non_finite(value)
+    if bad:
+        raise FloatingPointError(message.format(bad) + (f" (recorded at {where})" if where else ""))
+
+
+def non_finite(value):
+    """'NaN' or 'inf' if the array (or Tensor, or number) holds one, else None."""
+    value = value._value if isinstance(value, Tensor) else np.asarray(value)
+    if value.dtype.kind in "fc" and not np.isfinite(value).all():
+        return "NaN" if np.isnan(value).any() else "inf"
+    return None
