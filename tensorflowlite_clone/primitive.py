@@ -10,8 +10,9 @@ runs on arrays (the plain sweep) and on Tensors (a sweep recorded on an outer ta
 how higher-order derivatives and compiled backward passes come for free).
 
 `saves` names the values the VJPs read ("ans", or the VJP's names for the inputs, "x y");
-the others reach the VJPs as their shape and dtype only (an `Aval`), at every size, so a
-wrong declaration fails in any test, and what is not saved is freed as early as it can be.
+the other inputs reach the VJPs as their shape and dtype only (an `Aval`), an unsaved `ans` as
+None (g has its shape), at every size: a wrong declaration fails in any test, and what is not
+saved is freed as early as it can be.
 """
 import contextlib
 import inspect
@@ -21,7 +22,7 @@ import threading
 
 import numpy as np
 
-from .program import _check_finite, non_finite
+from .program import _ANS, _check_finite, non_finite
 from .tensor import Tensor, _wrap, as_array
 
 
@@ -51,7 +52,7 @@ class Primitive:
     recorded on a gradient tape: nothing could flow back through it.
     """
 
-    __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "keeps", "saves_all",
+    __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "unsaved",
                  "prepare", "label", "method", "operator", "shape_error", "doc")
 
     def __init__(self, name, forward, vjps, shape_error=None, *, saves=None, prepare=None,
@@ -59,8 +60,11 @@ class Primitive:
         self.name, self.forward, self.vjps = name, forward, tuple(vjps)
         self.arity = len(self.vjps)
         self.differentiable = any(vjp is not None for vjp in self.vjps)
-        self.keeps = _keeps(name, self.vjps, saves)
-        self.saves_all = all(self.keeps)
+        # the positions in (ans, *inputs) that the VJPs do not read (one shared tuple when it is
+        # only ans: the tape's fast path)
+        self.unsaved = tuple(k for k, keep in enumerate(_keeps(name, self.vjps, saves)) if not keep)
+        if self.unsaved == _ANS:
+            self.unsaved = _ANS
         self.prepare, self.label, self.shape_error = prepare, label, shape_error
         self.method, self.operator, self.doc = method, operator, doc
 
@@ -69,18 +73,15 @@ class Primitive:
             inputs, params = args[:self.arity], args[self.arity:]
         else:
             inputs, params = self.prepare(*args, **kwargs)
-        return self._apply(inputs, params)
-
-    def bind(self, *args):
-        """The op as a VJP uses it: on arrays, the bare forward (an array out); when an input is
-        a Tensor, the recorded op (a Tensor out). Parameters come as the forward takes them."""
-        for x in args[:self.arity]:
+        values = []
+        for x in inputs:  # (a loop, not a helper: this runs on every op)
             if isinstance(x, Tensor):
-                return self._apply(args[:self.arity], args[self.arity:])
-        return self.forward(*args)
-
-    def _apply(self, inputs, params):
-        inputs, values = _entering(self, inputs)
+                values.append(x._value)
+            elif type(x) in _NUMBERS or type(x) is np.ndarray and x.dtype.kind in "biufc":
+                values.append(x)
+            else:  # anything else needs converting (rare)
+                inputs, values = _converted(self, inputs)
+                break
         try:
             value = self.forward(*values, *params)
         except _REWORDED as error:
@@ -93,9 +94,19 @@ class Primitive:
         if state.anomaly:
             where = _user_frame()
             _check_forward(self, value, values, where)
-        for tape in state.recording:
-            tape.record(self, inputs, values, output, value, params, where)
+        recording = state.recording
+        if recording:
+            for tape in recording:
+                tape.record(self, inputs, values, output, value, params, where)
         return output
+
+    def bind(self, *args):
+        """The op as a VJP uses it: on arrays, the bare forward (an array out); when an input is
+        a Tensor, the recorded op (a Tensor out). Parameters come as the forward takes them."""
+        for x in args[:self.arity]:
+            if isinstance(x, Tensor):
+                return self(*args)
+        return self.forward(*args)
 
     def error(self, error, shapes):
         """`error`, raised by this op's forward on inputs of `shapes`, reworded to name the op:
@@ -129,31 +140,23 @@ _NUMBERS = (float, int)  # not bool, whose type is not int
 _REWORDED = (ValueError, IndexError, TypeError, OverflowError, MemoryError)
 
 
-def _entering(op, inputs):
-    """(inputs, their values): Tensors give their arrays; Python numbers stay numbers, which
-    NumPy types weakly, so no scalar upcasts float32 (a NumPy float64 scalar would); arrays of
-    numbers keep their identity; anything else is converted (`as_array`) or refused."""
-    values = []
-    for x in inputs:
-        if isinstance(x, Tensor):
-            values.append(x._value)
-        elif type(x) in _NUMBERS or type(x) is np.ndarray and x.dtype.kind in "biufc":
-            values.append(x)
-        else:  # anything else needs converting (rare)
-            inputs = tuple(_converted(x, op.name) if vjp else x for x, vjp in zip(inputs, op.vjps))
-            return inputs, [x._value if isinstance(x, Tensor) else x for x in inputs]
-    return inputs, values
-
-
-def _converted(x, op):
-    if isinstance(x, np.number):
-        return x.item()
-    if isinstance(x, (Tensor, float, int)) and not isinstance(x, bool):
-        return x
-    if isinstance(x, (list, tuple)) and any(isinstance(item, Tensor) for item in _leaves(x)):
-        raise TypeError(f"{op}: got a {type(x).__name__} of Tensors; turning it into an array "
-                        "would drop their gradients (combine them with the engine's ops)")
-    return as_array(x, op)
+def _converted(op, inputs):
+    """(inputs, their values) for inputs that are not all Tensors, Python numbers and arrays of
+    numbers: NumPy scalars become Python numbers, which NumPy types weakly, so no scalar upcasts
+    float32 (a NumPy float64 scalar would); lists become arrays (`as_array`); anything that is
+    not numbers is refused."""
+    converted = []
+    for x, vjp in zip(inputs, op.vjps):
+        if isinstance(x, np.number) and vjp is not None:  # (np.float64 is a float too)
+            converted.append(x.item())
+        elif vjp is None or isinstance(x, (Tensor, float, int)) and not isinstance(x, bool):
+            converted.append(x)
+        elif isinstance(x, (list, tuple)) and any(isinstance(i, Tensor) for i in _leaves(x)):
+            raise TypeError(f"{op.name}: got a {type(x).__name__} of Tensors; turning it into an "
+                            "array would drop their gradients (combine them with the engine's ops)")
+        else:
+            converted.append(as_array(x, op.name))
+    return tuple(converted), [x._value if isinstance(x, Tensor) else x for x in converted]
 
 
 def _leaves(x):

@@ -10,61 +10,63 @@ The tape records into a Program; `backward` interprets it (the gradient sweep); 
 compiles one, forward and backward pass together, to straight-line code; viz draws one.
 """
 import math
+from operator import itemgetter
 
 import numpy as np
 
 from .tensor import Tensor
 
 
-class Aval:
-    """An array's shape and dtype, standing in for a value no VJP reads (JAX's "abstract
-    value"): holding it instead of the array is what lets an intermediate go early."""
+class Aval(tuple):
+    """An array's (shape, dtype), standing in for a value no VJP reads (JAX's "abstract
+    value"): holding it instead of the array is what lets an intermediate go early. A tuple,
+    since the tape makes one for most ops it records."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ()
+    shape, dtype = property(itemgetter(0)), property(itemgetter(1))
+    ndim = property(lambda self: len(self[0]))
+    size = property(lambda self: math.prod(self[0]))
 
-    def __init__(self, value):
-        if type(value) is np.ndarray:
-            self.shape, self.dtype = value.shape, value.dtype
-        else:  # a NumPy or Python number
-            self.shape, self.dtype = np.shape(value), np.result_type(value)
-
-    ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: math.prod(self.shape))
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(f"a VJP read the value of an input its op does not save (it has only "
+                        f"its shape {self.shape} and dtype {self.dtype}): name it in `saves`")
 
     def __repr__(self):
         return f"Aval({self.shape}, {self.dtype})"
 
 
-class Equation:
-    """`output = op(*inputs, *params)`, slots in and out. `saved` is what the VJPs receive after
-    the output's gradient, `(ans, *inputs)`: the objects themselves where the op saves them
-    (Tensors: a sweep recorded on an outer tape must meet them again), else their Avals;
-    `arrays` is the same with each Tensor's array (the plain sweep's arguments). `where` is the
-    user's line, when detect_anomaly asked for it."""
+class Equation(tuple):
+    """`output = op(*inputs, *params)`, slots in and out, as a tuple (the tape makes one per
+    op, so cheaply) with named fields. `saved` is what the VJPs receive after the output's
+    gradient, `(ans, *inputs)`: the objects themselves where the op saves them (Tensors: a
+    sweep recorded on an outer tape must meet them again), else their Avals (None for an
+    unsaved `ans`: g has its shape); `arrays` is the same with each Tensor's array (the plain
+    sweep's arguments). `where` is the user's line, when detect_anomaly asked for it."""
 
-    __slots__ = ("op", "inputs", "output", "params", "saved", "arrays", "where")
-
-    def __init__(self, op, inputs, output, params, saved, arrays, where):
-        self.op, self.inputs, self.output, self.params = op, inputs, output, params
-        self.saved, self.arrays, self.where = saved, arrays, where
+    __slots__ = ()
+    op, inputs, output, params = (property(itemgetter(k)) for k in range(4))
+    saved, arrays, where = (property(itemgetter(k)) for k in range(4, 7))
 
     def __repr__(self):
         ins = ", ".join(f"v{s}" for s in self.inputs)
         return f"v{self.output} = {self.op.name}({ins}{', ...' if self.params else ''})"
 
 
-class Program:
-    """Equations in execution order over slots. `entries[slot]` is the Tensor, array or number
-    a slot stands for (kept, so that ids stay unique and pictures can show values), `slot_of`
-    maps the id of a leaf's or an output's Tensor to its slot (constants get a fresh slot at
-    each use), `leaves` are the watched slots and `computed` the slots that are watched or
-    derive from one (all but the constants)."""
+_ANS = (0,)  # unsaved: the output only (ops whose VJPs read all their inputs)
 
-    __slots__ = ("equations", "entries", "slot_of", "leaves", "computed")
+
+class Program:
+    """Equations in execution order over slots. A slot is a watched leaf or an op's result:
+    `entries[slot]` is the Tensor (or array) it stands for (kept, so that ids stay unique and
+    pictures can show values) and `slot_of` maps its id to the slot. A constant an op read (an
+    array or a number) has no slot: the equation says None there, and `given[k]` holds the
+    k-th equation's inputs as they were passed, constants included. So a slot is always
+    watched or computed from something watched."""
+
+    __slots__ = ("equations", "given", "entries", "slot_of", "leaves")
 
     def __init__(self):
-        self.equations, self.entries, self.slot_of = [], [], {}
-        self.leaves, self.computed = [], set()
+        self.equations, self.given, self.entries, self.slot_of, self.leaves = [], [], [], {}, []
 
     def leaf(self, x):
         """The slot of the watched leaf `x` (made on first sight)."""
@@ -73,40 +75,43 @@ class Program:
             slot = self.slot_of[id(x)] = len(self.entries)
             self.entries.append(x)
             self.leaves.append(slot)
-            self.computed.add(slot)
         return slot
 
     def add(self, op, inputs, slots, values, output, value, params, where):
-        """Append `output = op(*inputs, *params)`: `slots` are the inputs' slots, None for a
-        constant (it gets one here); `values` the inputs' arrays, `value` the output's."""
+        """Append `output = op(*inputs, *params)`: `slots` are the inputs' slots (None for a
+        constant), `values` the inputs' arrays, `value` the output's."""
         entries = self.entries
-        for k, slot in enumerate(slots):
-            if slot is None:
-                slots[k] = len(entries)
-                entries.append(inputs[k])
         out = self.slot_of[id(output)] = len(entries)
         entries.append(output)
-        self.computed.add(out)
-        if op.saves_all:
+        unsaved = op.unsaved
+        if unsaved is _ANS:  # (the common cases first: they need no loop)
+            saved, arrays = (None, *inputs), (None, *values)
+        elif not unsaved:
             saved, arrays = (output, *inputs), (value, *values)
-        else:
-            saved, arrays = [], []
-            for obj, array, keep in zip((output, *inputs), (value, *values), op.keeps):
-                if keep:
-                    saved.append(obj)
-                    arrays.append(array)
-                else:
-                    aval = Aval(array)
-                    saved.append(aval)
-                    arrays.append(aval)
-        self.equations.append(Equation(op, tuple(slots), out, params, saved, arrays, where))
+        else:  # what the VJPs do not read is kept as its shape only
+            saved, arrays = [output, *inputs], [value, *values]
+            for k in unsaved:
+                if k == 0:
+                    saved[0] = arrays[0] = None  # (g has its shape)
+                elif type(arrays[k]) is np.ndarray:  # (a number stays itself: it is small)
+                    saved[k] = arrays[k] = tuple.__new__(Aval, (arrays[k].shape,
+                                                                arrays[k].dtype))
+        self.equations.append(tuple.__new__(Equation, (op, slots, out, params, saved, arrays,
+                                                       where)))
+        self.given.append(inputs)
+
+    def release(self):
+        """Let go of everything but the equations, which then hold only what their VJPs read
+        (a one-shot sweep, about to pop them)."""
+        self.given.clear()
+        self.entries.clear()
+        self.slot_of.clear()
 
     def records(self):
         """The equations with the objects their slots stand for: (op, inputs, output, params,
         where), for reading."""
-        entries = self.entries
-        return tuple(Record(eq.op, tuple(entries[s] for s in eq.inputs), entries[eq.output],
-                            eq.params, eq.where) for eq in self.equations)
+        return tuple(Record(eq.op, tuple(given), self.entries[eq.output], eq.params, eq.where)
+                     for eq, given in zip(self.equations, self.given))
 
 
 class Record:
@@ -125,7 +130,7 @@ class Record:
 # --- analyses: one pass each, shared by the sweep, the compiler and the pictures ---------------
 def depends_on(equations, slots):
     """The slots computed from `slots` (and `slots` themselves)."""
-    found = set(slots)
+    found = set(slots) - {None}
     for eq in equations:
         if not found.isdisjoint(eq.inputs):
             found.add(eq.output)
@@ -133,19 +138,20 @@ def depends_on(equations, slots):
 
 
 def needed_for(equations, slots):
-    """The equations whose results `slots` need, in execution order (dead code left out)."""
+    """The positions of the equations whose results `slots` need, in execution order (dead
+    code left out)."""
     wanted, kept = set(slots), []
-    for eq in reversed(equations):
-        if eq.output in wanted:
-            kept.append(eq)
-            wanted.update(eq.inputs)
+    for k in range(len(equations) - 1, -1, -1):
+        if equations[k].output in wanted:
+            kept.append(k)
+            wanted.update(equations[k].inputs)
     return kept[::-1]
 
 
 def last_uses(equations, keep=()):
     """For each equation, the slots it reads for the last time (not those in `keep`), in a list
     parallel to `equations`: where a value can go."""
-    seen, lasts = set(keep), []
+    seen, lasts = set(keep) | {None}, []
     for eq in reversed(equations):
         lasts.append([s for s in dict.fromkeys(eq.inputs) if s not in seen])
         seen.update(eq.inputs)
@@ -158,7 +164,7 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
     slot -> gradient) with respect to every slot on the way to the `sources`; returns
     {slot: gradient} (a source's own entry included).
 
-    Only slots in `depends` (those computed from a source) get gradients. Each output's gradient
+    Only slots in `depends` (those computed from a source; None: every slot) get gradients. Each output's gradient
     is popped once its VJPs have used it, unless it is a source. With `release` the equations
     are popped as they are swept, so each saved array goes as soon as the last VJP that reads it
     has run (memory follows liveness). With `on_tensors` (an outer tape is recording) the VJPs
@@ -168,20 +174,20 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
     grads = {}
     for slot, seed in seeds:
         grads[slot] = seed if slot not in grads else grads[slot] + seed
-    if depends.isdisjoint(grads):
+    if depends is not None and depends.isdisjoint(grads):
         return grads
     pending = equations if release else list(equations)
     summed = set()  # slots whose gradient is a sum made here (its own array to add into)
     while pending:
-        eq = pending.pop()
-        out = eq.output
+        op, inputs, out, params, saved, arrays, where = pending.pop()
         g = grads.get(out) if out in keep else grads.pop(out, None)
         if g is None:  # not on the way from a source to a target
             continue
-        op, saved = eq.op, eq.saved if on_tensors else eq.arrays
-        args = (g, *saved, *eq.params)
-        for slot, value, vjp in zip(eq.inputs, saved[1:], op.vjps):
-            if vjp is None or slot not in depends:
+        if not on_tensors:
+            saved = arrays
+        args = (g, *saved, *params)
+        for slot, value, vjp in zip(inputs, saved[1:], op.vjps):
+            if vjp is None or slot is None or depends is not None and slot not in depends:
                 continue
             gx = vjp(*args)
             if gx is None:  # (a custom gradient's "no gradient")
@@ -189,7 +195,7 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
             if gx.dtype is not value.dtype and gx.dtype != value.dtype:  # (`is`: the common case)
                 gx = gx.astype(value.dtype)  # e.g. a float32 weight meeting float64 data
             if anomaly:
-                _check_finite(gx, f"{op.name} produced {{}} in its backward pass", eq.where)
+                _check_finite(gx, f"{op.name} produced {{}} in its backward pass", where)
             old = grads.get(slot)
             if old is None:
                 grads[slot] = gx

@@ -24,10 +24,13 @@ class UnconnectedGradients(str, enum.Enum):
 def unconnected_of(value, who):
     """`value` (an UnconnectedGradients or its string) as the enum, else a ValueError."""
     try:
-        return UnconnectedGradients(value)
-    except ValueError:
+        return _UNCONNECTED[value]  # (a dict: calling the Enum costs a microsecond)
+    except (KeyError, TypeError):
         raise ValueError(f"{who}: unconnected_gradients must be 'none' or 'zero', "
                          f"got {value!r}") from None
+
+
+_UNCONNECTED = {u.value: u for u in UnconnectedGradients}
 
 
 class GradientTape:
@@ -107,15 +110,21 @@ class GradientTape:
         if not op.differentiable or value.dtype.kind not in "fc":
             return
         slot_of, slots, found = self._program.slot_of, [], False
-        for x in inputs:
+        for x in inputs:  # (a loop, not a comprehension: this runs on every op)
             slot = slot_of.get(id(x))
-            if slot is None and (type(x) is Variable and x.trainable and x.dtype.kind in "fc"
-                                 and self.watch_accessed_variables):
-                slot = self._watch(x)
-            found = found or slot is not None
+            if slot is None and type(x) is Variable:
+                slot = self._variable_slot(x)
+            if slot is not None:
+                found = True
             slots.append(slot)
-        if found:
+        if found:  # something here leads back to a watched value
             self._program.add(op, inputs, slots, values, output, value, params, where)
+
+    def _variable_slot(self, x):
+        """The slot of a Variable met for the first time: watched if it is trainable and floats."""
+        if x.trainable and x.dtype.kind in "fc" and self.watch_accessed_variables:
+            return self._watch(x)
+        return None
 
     def watched_variables(self):
         """The Variables this tape watches, in the order they were created (as in TF)."""
@@ -262,11 +271,9 @@ class GradientTape:
         slot_of = program.slot_of
         sources = [slot_of.get(id(s)) for s in flat_sources]  # None: never watched nor computed
         connected = [s for s in sources if s is not None]
-        # when every leaf is a source, everything computed here depends on one
-        if set(program.leaves) <= set(connected):
-            depends = program.computed
-        else:
-            depends = depends_on(program.equations, connected)
+        # when every leaf is a source, every slot depends on one (None)
+        depends = (None if set(program.leaves) <= set(connected) else
+                   depends_on(program.equations, connected))
         pairs, own = [], {}
         for target, seed in zip(targets, seeds):
             slot = slot_of.get(id(target))
@@ -276,8 +283,7 @@ class GradientTape:
                 pairs.append((slot, seed))
         equations = program.equations
         if release:  # now: each array goes once the last VJP that reads it has run
-            program.entries.clear()
-            program.slot_of.clear()
+            program.release()
             self._used, self._program = True, Program()
         grads = backward(equations, pairs, connected, depends, bool(_state.recording),
                          release=release, anomaly=_state.anomaly)

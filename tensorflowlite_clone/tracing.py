@@ -193,34 +193,31 @@ class _Plan:
         names = {"asarray": np.asarray}  # the generated code's globals
         self._ops = {}  # line of the generated code -> (op, its input shapes)
 
-        def constant(slot):  # a value no equation computes: a global of the code
-            names[f"c{slot}"] = entries[slot]._value if isinstance(entries[slot], Tensor) \
-                else entries[slot]
-            return f"c{slot}"
+        def constant(x):  # a value no equation computes: a global of the code
+            key = f"c{len(names)}"
+            names[key] = x._value if isinstance(x, Tensor) else x
+            return key
 
         arguments = [slot_of[id(leaf)] for leaf in arguments]
         results = [slot_of.get(id(x)) for x in outputs]  # None: a constant (zeros)
-        equations = needed_for(program.equations, [s for s in results if s is not None])
-        variables = set(arguments) | {eq.output for eq in equations}
-
-        def name(slot):
-            return f"v{slot}" if slot in variables else constant(slot)
-
+        needed = needed_for(program.equations, [s for s in results if s is not None])
+        equations = [program.equations[k] for k in needed]
         lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
-        for k, (eq, last) in enumerate(zip(equations, last_uses(equations, keep=results))):
+        for k, eq, last in zip(needed, equations, last_uses(equations, keep=results)):
+            given = program.given[k]
+            ins = [f"v{s}" if s is not None else constant(x) for s, x in zip(eq.inputs, given)]
             params = [_param_code(p, f"p{k}_{i}", set(arguments), slot_of, names)
                       for i, p in enumerate(eq.params)]
             names[f"f{k}"] = eq.op.forward
-            call = ", ".join([name(s) for s in eq.inputs] + params)
             output = entries[eq.output]
-            lines.append(f"    v{eq.output} = f{k}({call})  # {_label(eq.op)} -> {output.shape}")
-            self._ops[len(lines)] = eq.op, [np.shape(entries[s]) for s in eq.inputs]
+            lines.append(f"    v{eq.output} = f{k}({', '.join(ins + params)})  "
+                         f"# {_label(eq.op)} -> {output.shape}")
+            self._ops[len(lines)] = eq.op, [np.shape(x) for x in given]
             if output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
                 lines.append(f"    v{eq.output} = asarray(v{eq.output})")
-            gone = [f"v{s}" for s in last if s in variables]
-            if gone:
-                lines.append(f"    del {', '.join(gone)}")
-        values = [f"v{s}" if s is not None else f"{constant_of(names, x)}.copy()"
+            if last:
+                lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
+        values = [f"v{s}" if s is not None else f"{constant(x)}.copy()"
                   for s, x in zip(results, outputs)]
         lines.append(f"    return {values[0]}, [{', '.join(values[1:])}]")
         self.source = "\n".join(lines) + "\n"
@@ -251,13 +248,6 @@ class _Plan:
             return error
         op, shapes = self._ops[line]
         return op.error(error, shapes)
-
-
-def constant_of(names, x):
-    """The global holding the constant output `x` (a gradient of zeros)."""
-    key = f"z{len(names)}"
-    names[key] = x._value if isinstance(x, Tensor) else x
-    return key
 
 
 def _label(op):

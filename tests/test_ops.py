@@ -704,7 +704,8 @@ def test_float32_stays_float32(name):
     # every VJP computes in float32 (the sweep's final cast would hide an upcast in the result)
     for eq in tape.program.equations:  # (what the VJPs receive: ans and the inputs, or Avals)
         ans, *inputs = eq.arrays
-        g = np.ones(ans.shape, dtype=ans.dtype)
+        out = tape.program.entries[eq.output]
+        g = np.ones(out.shape, dtype=out.dtype)
         for k, (vjp, x) in enumerate(zip(eq.op.vjps, inputs)):
             if vjp is not None and getattr(x, "dtype", None) == np.float32:
                 gx = vjp(g, *eq.arrays, *eq.params)

@@ -11,29 +11,25 @@ from . import reductions as _reductions, shape as _shape
 BROADCAST_ERROR = "cannot broadcast {} with {}"
 
 
-def _unbroadcast(g, shape):
-    return _reductions.unbroadcast(g, shape)
-
-
 add = Primitive("add", np.add, (
-    lambda g, ans, x, y: _unbroadcast(g, x.shape),
-    lambda g, ans, x, y: _unbroadcast(g, y.shape)),
+    lambda g, ans, x, y: _reductions.unbroadcast(g, x.shape),
+    lambda g, ans, x, y: _reductions.unbroadcast(g, y.shape)),
     BROADCAST_ERROR, saves="", operator="__add__")
 
 subtract = Primitive("subtract", np.subtract, (
-    lambda g, ans, x, y: _unbroadcast(g, x.shape),
-    lambda g, ans, x, y: -_unbroadcast(g, y.shape)),
+    lambda g, ans, x, y: _reductions.unbroadcast(g, x.shape),
+    lambda g, ans, x, y: -_reductions.unbroadcast(g, y.shape)),
     BROADCAST_ERROR, saves="", operator="__sub__")
 
 multiply = Primitive("multiply", np.multiply, (
-    lambda g, ans, x, y: _unbroadcast(g * y, x.shape),
-    lambda g, ans, x, y: _unbroadcast(g * x, y.shape)),
+    lambda g, ans, x, y: _reductions.unbroadcast(g * y, x.shape),
+    lambda g, ans, x, y: _reductions.unbroadcast(g * x, y.shape)),
     BROADCAST_ERROR, saves="x y", operator="__mul__")
 
 divide = Primitive("divide", np.divide, (
-    lambda g, ans, x, y: _unbroadcast(g / y, x.shape),
+    lambda g, ans, x, y: _reductions.unbroadcast(g / y, x.shape),
     # -g x / y^2 = -g ans / y, summed over the broadcast axes before dividing (fewer elements)
-    lambda g, ans, x, y: -_unbroadcast(g * ans, y.shape) / y),
+    lambda g, ans, x, y: -_reductions.unbroadcast(g * ans, y.shape) / y),
     BROADCAST_ERROR, saves="y ans", operator="__truediv__")
 
 negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,), saves="",
@@ -81,14 +77,14 @@ def _tie_share(x, y, dtype):
 
 
 maximum = Primitive("maximum", np.maximum, (
-    lambda g, ans, x, y: _unbroadcast(g * _tie_share(x, y, g.dtype), x.shape),
-    lambda g, ans, x, y: _unbroadcast(g * _tie_share(y, x, g.dtype), y.shape)),
+    lambda g, ans, x, y: _reductions.unbroadcast(g * _tie_share(x, y, g.dtype), x.shape),
+    lambda g, ans, x, y: _reductions.unbroadcast(g * _tie_share(y, x, g.dtype), y.shape)),
     BROADCAST_ERROR, saves="x y",
     doc="Elementwise maximum; where x == y each side gets half the gradient.")
 
 where = Primitive("where", np.where, (
     None,  # the condition is not differentiable
-    lambda g, ans, c, x, y: _unbroadcast(where.bind(c, g, 0.0), x.shape),
-    lambda g, ans, c, x, y: _unbroadcast(where.bind(c, 0.0, g), y.shape)),
+    lambda g, ans, c, x, y: _reductions.unbroadcast(where.bind(c, g, 0.0), x.shape),
+    lambda g, ans, c, x, y: _reductions.unbroadcast(where.bind(c, 0.0, g), y.shape)),
     "cannot broadcast condition {} with {} and {}", saves="c",
     doc="Elementwise `x` where `condition` holds, else `y`; the gradient flows to the chosen one.")

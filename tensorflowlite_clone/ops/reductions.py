@@ -92,26 +92,27 @@ max = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis, keep
                 doc="Maximum over `axis`. With ties, the gradient is split evenly among them.")
 
 
-def _count(x, total):
-    """How many entries of x each entry of the reduction `total` covers (a Python int, which
-    divides without upcasting float32)."""
-    return math.prod(np.shape(x)) // (np.size(total) or 1)
+def _count(shape, axis):
+    """How many entries a reduction over `axis` of an array of `shape` gathers into each result
+    (a Python int, which divides without upcasting float32)."""
+    if axis is None or not shape:
+        return math.prod(shape)
+    return math.prod(shape[a] for a in (axis if isinstance(axis, tuple) else (axis,)))
 
 
 def _mean_forward(x, axis, keepdims):
     x = np.asarray(x)  # (a Python number is a 0-d mean)
     if x.dtype == np.float16:  # sum and count overflow float16 at 65504: NumPy uses float32
         return _mean_forward(x.astype(np.float32), axis, keepdims).astype(np.float16)
-    total = _add_reduce(x, axis, keepdims)
-    return total / _count(x, total)
+    return _add_reduce(x, axis, keepdims) / _count(x.shape, axis)
 
 
 def _mean_grad(g, ans, x, axis, keepdims):
-    share = _kept(g, x, axis, keepdims)
+    share, count = _kept(g, x, axis, keepdims), _count(x.shape, axis)
     if g.dtype == np.float16:  # (a count above 65504 would be inf in float16)
-        share = (share.astype(np.float32) / _count(x, ans)).astype(np.float16)
+        share = (share.astype(np.float32) / count).astype(np.float16)
     else:
-        share = share / _count(x, ans)
+        share = share / count
     return _shape.broadcast_to.bind(share, x.shape)
 
 
