@@ -239,7 +239,7 @@ def draw_graph(tape, target, *, params=None, inputs=None, show_values=False, sho
         if id(r) in group_of:
             continue
         out = r.output
-        lines = [_title(r.op.name, _format_params(r.op.name, r.params))]
+        lines = [_title(r.op.name, _format_params(r.op, r.params))]
         lines.append(_shape_line(out, opts, names.of(id(out))))
         _add_summaries(lines, id(out), out, grads, opts)
         _node(graph, f"op{k}", "op", lines, checks.get(id(out)), id(out) in first_wrong,
@@ -554,51 +554,14 @@ def _node(graph, node_id, kind, lines, check, first_wrong, tooltip, is_target):
                **style, **{"class": " ".join(classes)})
 
 
-def _format_index(index):
-    parts = index if isinstance(index, tuple) else (index,)
-    out = []
-    for p in parts:
-        if isinstance(p, slice):
-            text = ("" if p.start is None else str(p.start)) + ":" + \
-                ("" if p.stop is None else str(p.stop))
-            out.append(text if p.step is None else f"{text}:{p.step}")
-        elif p is None:
-            out.append("None")
-        elif p is Ellipsis:
-            out.append("...")
-        elif isinstance(p, np.ndarray):
-            n = p.size
-            if p.dtype == bool:
-                out.append(f"mask{p.shape}")
-            elif p.ndim == 1 and n > 1 and np.array_equal(p, np.arange(n)):
-                out.append(f"arange({n})")
-            elif n <= 3:
-                out.append(str(p.tolist()))
-            else:
-                out.append(f"idx{p.shape}")
-        else:
-            out.append(str(p))
-    return "[" + ", ".join(out) + "]"
-
-
 def _format_params(op, params):
-    """A short text for an op's non-tensor parameters (axis, keepdims, index, exponent...)."""
+    """A short text for an op's parameters: the op's own `label` (its declaration says how,
+    `axis=1, keepdims`), else their reprs, cut short."""
     if not params:
         return ""
-    if op in ("sum", "mean", "max") and len(params) == 2:
-        axis, keepdims = params
-        text = "all" if axis is None else f"axis={axis}"
-        return text + (", keepdims" if keepdims else "")
-    if op in ("getitem", "scatter_add"):
-        return _format_index(params[0])
-    if op == "power":
-        return f"**{_scalar_text(params[0])}"
-    if op in ("reshape", "broadcast_to"):
-        return f"to {tuple(params[0]) if isinstance(params[0], (list, tuple)) else params[0]}"
-    if op == "transpose":
-        return "" if params[0] is None else f"axes={tuple(params[0])}"
-    if op == "cast":
-        return f"to {np.dtype(params[0])}"
+    label = getattr(op, "label", None)
+    if label is not None:
+        return label(*params)
     text = ", ".join(repr(p) for p in params)
     return text if len(text) <= 24 else text[:21] + "..."
 
