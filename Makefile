@@ -1,5 +1,5 @@
 # `make run` trains and checks a model on the bundled digits and writes pictures to out/;
-# `make test` runs the test suite. Both install what they need first.
+# `make test` lints (ruff) and runs the test suite. Both install what they need first.
 PYTHON ?= python3
 
 .PHONY: setup system-deps run test bench
@@ -17,6 +17,7 @@ run: setup
 	$(PYTHON) -m tensorflowlite_clone train --out out
 
 test: setup
+	$(PYTHON) -m ruff check .
 	$(PYTHON) -m pytest -q
 
 bench: setup

@@ -207,10 +207,10 @@ def per_op_overhead(length=50, rounds=7):
     x0 = tflc.Variable(rng.standard_normal((4, 4)) * 0.1)
     c = tflc.Tensor(np.eye(4) * 0.5)
     results = {"eager": {}, "traced": {}}
-    for name, apply in PER_OP_CASES.items():
+    for name, apply in PER_OP_CASES.items():  # (each closure is used within its own iteration)
         def forward(x):
             for _ in range(length):
-                x = apply(x, c)
+                x = apply(x, c)  # noqa: B023
             return x
 
         def eager():
@@ -223,7 +223,8 @@ def per_op_overhead(length=50, rounds=7):
         with tflc.GradientTape() as tape:  # ops one application records (the op, plus glue)
             apply(x0, c)
         ops = len(tape.records)
-        samples = time_steps({"eager": eager, "traced": lambda: traced(x0_array)}, rounds, 0.02)
+        samples = time_steps({"eager": eager, "traced": lambda: traced(x0_array)},  # noqa: B023
+                             rounds, 0.02)
         for kind in results:
             results[kind][name] = min(samples[kind]) / (length * ops) * 1e6
     return results

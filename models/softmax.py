@@ -16,8 +16,7 @@ the scalar "loss".
 import numpy as np
 
 import tensorflowlite_clone as tflc
-from tensorflowlite_clone.app.checkpoint import (check_shapes, checked_sizes, load_checkpoint,
-                                                 save_checkpoint)
+from tensorflowlite_clone.app.checkpoint import check_shapes, checked_sizes, load_checkpoint, save_checkpoint
 from tensorflowlite_clone.app.training import fit
 from tensorflowlite_clone.optim import SGD
 

@@ -24,8 +24,16 @@ import numpy as np
 
 from .ops import sum as _sum
 from .primitive import _state
-from .tape import (GradientTape, UnconnectedGradients, _as_tensors, _flatten, _unflatten,
-                   grad, is_int, unconnected_of)
+from .tape import (
+    GradientTape,
+    UnconnectedGradients,
+    _as_tensors,
+    _flatten,
+    _unflatten,
+    grad,
+    is_int,
+    unconnected_of,
+)
 from .tensor import Tensor, as_array
 
 

@@ -260,5 +260,6 @@ def _numerical_gradients(model, X, y, reg, tensors, h):
         if name in model.params:
             grads[name] = numerical_gradient(lambda _: loss_at(), model.params[name], h)
         else:
-            grads[name] = numerical_gradient(lambda d: loss_at({name: d}), np.zeros(t.shape), h)
+            grads[name] = numerical_gradient(lambda d, name=name: loss_at({name: d}),
+                                             np.zeros(t.shape), h)
     return grads

@@ -164,7 +164,8 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
     slot -> gradient) with respect to every slot on the way to the `sources`; returns
     {slot: gradient} (a source's own entry included).
 
-    Only slots in `depends` (those computed from a source; None: every slot) get gradients. Each output's gradient
+    Only slots in `depends` (those computed from a source; None: every slot) get gradients.
+    Each output's gradient
     is popped once its VJPs have used it, unless it is a source. With `release` the equations
     are popped as they are swept, so each saved array goes as soon as the last VJP that reads it
     has run (memory follows liveness). With `on_tensors` (an outer tape is recording) the VJPs

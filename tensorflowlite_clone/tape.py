@@ -14,6 +14,7 @@ from .primitive import _state
 from .program import Program, _check_finite, backward, depends_on
 from .tensor import Tensor, Variable, _wrap
 
+
 class UnconnectedGradients(str, enum.Enum):
     """What `gradient` gives a source the target does not depend on (TensorFlow's enum; the
     strings "none" and "zero" are accepted too)."""

@@ -29,8 +29,7 @@ import numpy as np
 
 from .primitive import _REWORDED, _state, _user_frame
 from .program import depends_on, last_uses, needed_for
-from .tape import (GradientTape, _as_result, _as_tensors, _flatten, _unflatten, argnums_of,
-                   value_and_grad)
+from .tape import GradientTape, _as_result, _as_tensors, _flatten, _unflatten, argnums_of, value_and_grad
 from .tensor import Tensor, _wrap
 
 

@@ -201,6 +201,7 @@ def test_interrupted_by_keyboard(tmp_path, monkeypatch):
 
 def test_checkpoint_has_ordinary_permissions_and_text_files_are_refused(tmp_path):
     import os
+
     from tensorflowlite_clone.app.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     path = save_checkpoint(tmp_path / "m.npz", {"W": np.ones((2, 2))}, {"kind": "softmax"})
     umask = os.umask(0)

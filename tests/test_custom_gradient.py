@@ -2,10 +2,10 @@
 Variables, in trace and in the pictures; gradients checked against central differences."""
 import numpy as np
 import pytest
+from conftest import numerical_grads, rel_err
 
 import tensorflowlite_clone as tflc
 import viz
-from conftest import numerical_grads, rel_err
 
 
 @tflc.custom_gradient

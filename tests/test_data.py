@@ -10,11 +10,11 @@ import struct
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tensorflowlite_clone.app import data
 from tensorflowlite_clone.app.data import DataError
-
 
 # ----------------------------------------------------------------------------- digits, spiral
 

@@ -3,11 +3,12 @@
 differences in float64 and against reverse mode (<u, J v> = <J^T u, v>)."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import numerical_grads, rel_err
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tensorflowlite_clone as tflc
-from conftest import numerical_grads, rel_err
 
 H = 1e-6       # central-difference step
 RTOL = 1e-7    # as the gradient checks in conftest
@@ -389,7 +390,7 @@ def test_the_jvp_function_refuses_bad_arguments():
 def _numerical_jacobian(f, x0, h=H):
     """d f / d x by central differences, shaped out.shape + in.shape."""
     out_shape = np.shape(f(x0))
-    rows = [numerical_grads(lambda xs: float(np.asarray(f(xs[0]))[entry]), [x0], h)[0]
+    rows = [numerical_grads(lambda xs, entry=entry: float(np.asarray(f(xs[0]))[entry]), [x0], h)[0]
             for entry in np.ndindex(out_shape)]
     return np.array(rows).reshape(out_shape + np.shape(x0))
 

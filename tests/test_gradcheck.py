@@ -5,8 +5,13 @@ import pytest
 import tensorflowlite_clone as tflc
 from models.softmax import Softmax
 from models.two_layer_net import TwoLayerNet
-from tensorflowlite_clone.gradcheck import (compare_gradients, grad_check_sparse, numerical_gradient,
-                                            numerical_gradient_array, rel_error)
+from tensorflowlite_clone.gradcheck import (
+    compare_gradients,
+    grad_check_sparse,
+    numerical_gradient,
+    numerical_gradient_array,
+    rel_error,
+)
 
 
 def test_rel_error():
@@ -200,7 +205,8 @@ def square_sum(v):
 
 CHECKERS = {  # each finite-difference helper as f(x)
     "numerical_gradient": lambda x: numerical_gradient(square_sum, x),
-    "numerical_gradient_array": lambda x: numerical_gradient_array(lambda v: v * 1.0, x, np.ones(np.shape(x))),
+    "numerical_gradient_array":
+        lambda x: numerical_gradient_array(lambda v: v * 1.0, x, np.ones(np.shape(x))),
     "grad_check_sparse": lambda x: grad_check_sparse(square_sum, x, 2 * np.asarray(x, dtype=float),
                                                      num_checks=2, seed=0),
 }

@@ -139,7 +139,8 @@ def test_two_layer_train_checks_its_inputs():
         (dict(y_val=bad), ValueError, r"^y_val: labels .* \(one per row of X_val\), got -1 at index 3"),
         (dict(X_val=X[:, :2]), ValueError, r"^X_val must be a 2-D array of shape \(N, 5\)"),
         (dict(X=X[:0], y=y[:0]), ValueError, "^empty batch: X has 0 rows"),  # was mtrand's message
-        (dict(batch_size=0), ValueError, "^batch_size must be a positive integer, got 0"),  # ZeroDivisionError
+        # (it was a ZeroDivisionError)
+        (dict(batch_size=0), ValueError, "^batch_size must be a positive integer, got 0"),
         (dict(batch_size=-5), ValueError, "^batch_size must be a positive integer, got -5"),
         (dict(batch_size=2.5), TypeError, "^batch_size must be a positive integer, got 2.5"),
         (dict(num_iters=-1), ValueError, "^num_iters must be a non-negative integer, got -1"),

@@ -766,7 +766,8 @@ def test_shape_mismatch_raises_at_record_time(op, message, rhs_kind):
 
 
 def test_where_and_broadcast_to_shape_errors_name_the_op():
-    with pytest.raises(ValueError, match=re.escape("where: cannot broadcast condition (3, 4) with (5, 2) and (3, 4)")):
+    message = "where: cannot broadcast condition (3, 4) with (5, 2) and (3, 4)"
+    with pytest.raises(ValueError, match=re.escape(message)):
         tflc.where(np.ones((3, 4)) > 0, np.ones((5, 2)), tflc.Tensor(np.ones((3, 4))))
     with pytest.raises(ValueError, match=r"^broadcast_to: .*\(3, 4\)"):
         tflc.broadcast_to(tflc.Tensor(np.ones((3, 4))), (5, 2))
@@ -798,7 +799,8 @@ def _second_order_cases():
         "sigmoid": (tflc.sigmoid, [rng.standard_normal(4)]),
         "relu": (sq(tflc.relu), [signed(rng, (4,))]),
         "maximum": (sq(tflc.maximum), list(apart(rng, (2, 3), (3,)))),
-        "where": (sq(lambda a, b: tflc.where(mask, a, b)), [rng.standard_normal((2, 3)), rng.standard_normal(3)]),
+        "where": (sq(lambda a, b: tflc.where(mask, a, b)),
+                  [rng.standard_normal((2, 3)), rng.standard_normal(3)]),
         "matmul": (tflc.matmul, [rng.standard_normal((2, 3)), rng.standard_normal((3, 2))]),
         "matmul batched": (tflc.matmul, [rng.standard_normal((2, 1, 2, 3)), rng.standard_normal((3, 3, 2))]),
         "matmul 1-d": (tflc.matmul, [rng.standard_normal(3), rng.standard_normal((2, 3, 2))]),

@@ -2,9 +2,9 @@
 jacobians TF users reach for, checked against central differences."""
 import numpy as np
 import pytest
+from conftest import rel_err
 
 import tensorflowlite_clone as tflc
-from conftest import rel_err
 
 rng = np.random.default_rng(12)
 

@@ -8,10 +8,8 @@
 `viz.graph` needs the `graphviz` Python package (and the `dot` program to render anything but
 .dot files); `viz.plots` needs matplotlib and never touches pyplot's global state.
 """
-from .graph import (DOT_TIMEOUT, RENDER_FORMATS, GraphvizError, GraphvizNotFoundError, draw_graph,
-                    render)
-from .plots import (plot_accuracy, plot_confusion_matrix, plot_loss, plot_training,
-                    plot_weights)
+from .graph import DOT_TIMEOUT, RENDER_FORMATS, GraphvizError, GraphvizNotFoundError, draw_graph, render
+from .plots import plot_accuracy, plot_confusion_matrix, plot_loss, plot_training, plot_weights
 
 __all__ = [
     "draw_graph", "render", "GraphvizError", "GraphvizNotFoundError", "RENDER_FORMATS", "DOT_TIMEOUT",

@@ -125,7 +125,8 @@ def load_checkpoint(path, kind=None):
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path}: not a readable checkpoint (.npz) file: it is not a zip archive (truncated, or another kind of file)")
+        raise CheckpointError(f"{path}: not a readable checkpoint (.npz) file: it is not a zip "
+                              "archive (truncated, or another kind of file)")
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..primitive import Primitive
 from ..tensor import Tensor
-from . import reductions as _reductions, shape as _shape
+from . import reductions as _reductions
+from . import shape as _shape
 
 BROADCAST_ERROR = "cannot broadcast {} with {}"
 

@@ -7,7 +7,8 @@ import numpy as np
 
 from ..primitive import Primitive
 from ..tape import is_int
-from . import elementwise as _elementwise, shape as _shape
+from . import elementwise as _elementwise
+from . import shape as _shape
 
 
 def _axis(axis, op):
