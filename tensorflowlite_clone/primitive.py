@@ -10,9 +10,10 @@ runs on arrays (the plain sweep) and on Tensors (a sweep recorded on an outer ta
 how higher-order derivatives and compiled backward passes come for free).
 
 `saves` names the values the VJPs read ("ans", or the VJP's names for the inputs, "x y");
-the other inputs reach the VJPs as their shape and dtype only (an `Aval`), an unsaved `ans` as
-None (g has its shape), at every size: a wrong declaration fails in any test, and what is not
-saved is freed as early as it can be.
+the other inputs reach the VJPs as their shape and dtype only (an `Aval`), or as None when the
+VJP's name for them starts with "_" (`lambda g, ans, _x: g * ans`: x is not read at all), an
+unsaved `ans` as None (g has its shape), at every size: a wrong declaration fails in any test,
+and what is not saved is freed as early as it can be.
 """
 import contextlib
 import inspect
@@ -60,11 +61,7 @@ class Primitive:
         self.name, self.forward, self.vjps = name, forward, tuple(vjps)
         self.arity = len(self.vjps)
         self.differentiable = any(vjp is not None for vjp in self.vjps)
-        # the positions in (ans, *inputs) that the VJPs do not read (one shared tuple when it is
-        # only ans: the tape's fast path)
-        self.unsaved = tuple(k for k, keep in enumerate(_keeps(name, self.vjps, saves)) if not keep)
-        if self.unsaved == _ANS:
-            self.unsaved = _ANS
+        self.unsaved = _unsaved(name, self.vjps, saves)
         self.prepare, self.label, self.shape_error = prepare, label, shape_error
         self.method, self.operator, self.doc = method, operator, doc
 
@@ -103,9 +100,10 @@ class Primitive:
     def bind(self, *args):
         """The op as a VJP uses it: on arrays, the bare forward (an array out); when an input is
         a Tensor, the recorded op (a Tensor out). Parameters come as the forward takes them."""
-        for x in args[:self.arity]:
-            if isinstance(x, Tensor):
-                return self(*args)
+        if _state.recording:  # (else a VJP runs on arrays: the plain sweep)
+            for x in args[:self.arity]:
+                if isinstance(x, Tensor):
+                    return self(*args)
         return self.forward(*args)
 
     def error(self, error, shapes):
@@ -122,18 +120,21 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
-def _keeps(name, vjps, saves):
-    """Which of the VJP arguments after g, (ans, *inputs), the op saves: a tuple of bools."""
-    arity = len(vjps)
+def _unsaved(name, vjps, saves):
+    """The VJP arguments after g, (ans, *inputs), that the op does not save, as (position,
+    whether it is passed as an Aval) pairs: an input's shape is kept unless the VJP's name for
+    it starts with "_" (not read at all: None); an unsaved ans is None (g has its shape)."""
     if saves is None:
-        return (True,) * (arity + 1)
+        return ()
     vjp = next((v for v in vjps if v is not None), None)
-    names = list(inspect.signature(vjp).parameters)[1:arity + 2] if vjp else []
+    names = list(inspect.signature(vjp).parameters)[1:len(vjps) + 2] if vjp else []
     unknown = set(saves.split()) - set(names)
     if unknown:
         raise ValueError(f"Primitive {name}: saves names {sorted(unknown)}, but its VJPs' value "
                          f"arguments are {names}")
-    return tuple(n in saves.split() for n in names)
+    unsaved = tuple((k, k > 0 and not n.startswith("_")) for k, n in enumerate(names)
+                    if n not in saves.split())
+    return _ANS if unsaved == _ANS else unsaved
 
 
 _NUMBERS = (float, int)  # not bool, whose type is not int

@@ -52,7 +52,7 @@ class Equation(tuple):
         return f"v{self.output} = {self.op.name}({ins}{', ...' if self.params else ''})"
 
 
-_ANS = (0,)  # unsaved: the output only (ops whose VJPs read all their inputs)
+_ANS = ((0, False),)  # unsaved: the output only (ops whose VJPs read all their inputs)
 
 
 class Program:
@@ -90,12 +90,12 @@ class Program:
             saved, arrays = (output, *inputs), (value, *values)
         else:  # what the VJPs do not read is kept as its shape only
             saved, arrays = [output, *inputs], [value, *values]
-            for k in unsaved:
-                if k == 0:
-                    saved[0] = arrays[0] = None  # (g has its shape)
-                elif type(arrays[k]) is np.ndarray:  # (a number stays itself: it is small)
-                    saved[k] = arrays[k] = tuple.__new__(Aval, (arrays[k].shape,
-                                                                arrays[k].dtype))
+            for k, as_aval in unsaved:
+                array = arrays[k]
+                if not as_aval:
+                    saved[k] = arrays[k] = None
+                elif type(array) is np.ndarray:  # (a number stays itself: it is small)
+                    saved[k] = arrays[k] = tuple.__new__(Aval, (array.shape, array.dtype))
         self.equations.append(tuple.__new__(Equation, (op, slots, out, params, saved, arrays,
                                                        where)))
         self.given.append(inputs)
@@ -187,14 +187,18 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
         if not on_tensors:
             saved = arrays
         args = (g, *saved, *params)
-        for slot, value, vjp in zip(inputs, saved[1:], op.vjps):
+        for k, vjp in enumerate(op.vjps):
+            slot = inputs[k]
             if vjp is None or slot is None or depends is not None and slot not in depends:
                 continue
+            value = saved[k + 1]
             gx = vjp(*args)
             if gx is None:  # (a custom gradient's "no gradient")
                 continue
-            if gx.dtype is not value.dtype and gx.dtype != value.dtype:  # (`is`: the common case)
-                gx = gx.astype(value.dtype)  # e.g. a float32 weight meeting float64 data
+            # e.g. a float32 weight meeting float64 data (`is`: the common case; None: a value
+            # the VJP does not read, of an op whose result has the input's dtype)
+            if value is not None and gx.dtype is not value.dtype and gx.dtype != value.dtype:
+                gx = gx.astype(value.dtype)
             if anomaly:
                 _check_finite(gx, f"{op.name} produced {{}} in its backward pass", where)
             old = grads.get(slot)

@@ -233,6 +233,8 @@ class GradientTape:
 
     def _targets(self, target, output_gradients, what="gradient"):
         """The flat targets and the seed of each (ones, or its `output_gradients`)."""
+        if type(target) is Tensor and output_gradients is None and target.dtype.kind in "fc":
+            return [target], [_seed(target, None, bool(_state.recording))]  # (the common case)
         targets = _flatten(target)
         if output_gradients is None:
             weights = [None] * len(targets)
@@ -257,6 +259,8 @@ class GradientTape:
     def _sources(self, sources, what="gradient"):
         flat_sources = _flatten(sources)
         for k, s in enumerate(flat_sources):
+            if type(s) in _FLOAT_SOURCES and s.dtype.kind == "f":  # (the common case, quickly)
+                continue
             if not isinstance(s, (Tensor, np.ndarray)):
                 raise TypeError(f"{what}: source {k} is {type(s).__name__}; only Tensors or "
                                 "arrays have gradients")
@@ -290,6 +294,9 @@ class GradientTape:
                          release=release, anomaly=_state.anomaly)
         return [own.get(id(x)) if slot is None else grads.get(slot)
                 for x, slot in zip(flat_sources, sources)]
+
+
+_FLOAT_SOURCES = (Tensor, Variable, np.ndarray)
 
 
 def _array(x):

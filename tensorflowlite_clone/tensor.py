@@ -151,7 +151,7 @@ class Variable(Tensor):
 
     def __init__(self, value, name=None, trainable=True, copy=True):
         value = as_array(value)
-        super().__init__(np.array(value, copy=True) if copy else value, name)
+        self._value, self.name = np.array(value, copy=True) if copy else value, name
         self.trainable = trainable
         self._order = next(_created)  # tapes list their variables in creation order, as TF
 

@@ -33,7 +33,7 @@ divide = Primitive("divide", np.divide, (
     lambda g, ans, x, y: -_reductions.unbroadcast(g * ans, y.shape) / y),
     BROADCAST_ERROR, saves="y ans", operator="__truediv__")
 
-negative = Primitive("negative", np.negative, (lambda g, ans, x: -g,), saves="",
+negative = Primitive("negative", np.negative, (lambda g, ans, _x: -g,), saves="",
                      operator="__neg__")
 
 
@@ -54,12 +54,12 @@ power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0 
     saves="x", prepare=_power_exponent, label=lambda p: f"**{p:.4g}", operator="__pow__",
     doc="`x ** exponent` for a real scalar exponent.")
 
-exp = Primitive("exp", np.exp, (lambda g, ans, x: g * ans,), saves="ans")
+exp = Primitive("exp", np.exp, (lambda g, ans, _x: g * ans,), saves="ans")
 log = Primitive("log", np.log, (lambda g, ans, x: g / x,), saves="x")
-tanh = Primitive("tanh", np.tanh, (lambda g, ans, x: g * (1 - ans * ans),), saves="ans")
+tanh = Primitive("tanh", np.tanh, (lambda g, ans, _x: g * (1 - ans * ans),), saves="ans")
 # 1 / (1 + exp(-x)) = exp(-log(1 + exp(-x))): logaddexp keeps it exact in both tails, in x's dtype
 sigmoid = Primitive("sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
-                    (lambda g, ans, x: g * (ans * (1 - ans)),), saves="ans")
+                    (lambda g, ans, _x: g * (ans * (1 - ans)),), saves="ans")
 
 # comparisons: boolean results, so no gradient (and a gradient tape never records them)
 equal = Primitive("equal", np.equal, (None, None), BROADCAST_ERROR)
@@ -68,7 +68,7 @@ greater = Primitive("greater", np.greater, (None, None), BROADCAST_ERROR)
 # the derivative at 0 is taken as 0, as the seed's `(s1 > 0) * ds1` does (ans > 0 exactly where
 # x > 0, and reading ans lets the sweep free x); float zeros, which NumPy takes faster than ints
 relu = Primitive("relu", lambda x: np.maximum(x, 0.0),
-                 (lambda g, ans, x: g * greater.bind(ans, 0.0),), saves="ans")
+                 (lambda g, ans, _x: g * greater.bind(ans, 0.0),), saves="ans")
 
 
 def _tie_share(x, y, dtype):

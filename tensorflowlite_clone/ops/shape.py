@@ -51,7 +51,8 @@ def _broadcast(x, shape):
     kept dims), built directly: np.broadcast_to costs ten times as much. A big result is the
     read-only view (it saves a pass over memory), a small one a filled array (later ops run
     faster on it)."""
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     if x.ndim not in (0, len(shape)):
         return np.broadcast_to(x, shape)
     if math.prod(shape) <= FILL_LIMIT:
