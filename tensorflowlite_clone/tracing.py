@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from . import ops as _ops
 from .primitive import _REWORDED, _state, _user_frame
 from .program import depends_on, last_uses, needed_for
 from .tape import GradientTape, _as_result, _as_tensors, _flatten, _unflatten, argnums_of, value_and_grad
@@ -202,15 +203,24 @@ class _Plan:
         needed = needed_for(program.equations, [s for s in results if s is not None])
         equations = [program.equations[k] for k in needed]
         lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
+        owned = set()  # slots holding an array made here that nothing else shares
         for k, eq, last in zip(needed, equations, last_uses(equations, keep=results)):
             given = program.given[k]
             ins = [f"v{s}" if s is not None else constant(x) for s, x in zip(eq.inputs, given)]
             params = [_param_code(p, f"p{k}_{i}", set(arguments), slot_of, names)
                       for i, p in enumerate(eq.params)]
-            names[f"f{k}"] = eq.op.forward
             output = entries[eq.output]
+            into = _accumulator(eq, last, owned, entries)
+            if into is None:
+                names[f"f{k}"] = eq.op.forward
+            else:  # a gradient summed into an array that dies here: no new array
+                names[f"f{k}"], ins[eq.inputs.index(into)] = _add_into, f"v{into}"
+                if ins[0] != f"v{into}":
+                    ins.reverse()
+            if _owns_its_memory(output, given):
+                owned.add(eq.output)
             lines.append(f"    v{eq.output} = f{k}({', '.join(ins + params)})  "
-                         f"# {_label(eq.op)} -> {output.shape}")
+                         f"# {_label(eq.op)}{' (in place)' * (into is not None)} -> {output.shape}")
             self._ops[len(lines)] = eq.op, [np.shape(x) for x in given]
             if output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
                 lines.append(f"    v{eq.output} = asarray(v{eq.output})")
@@ -247,6 +257,32 @@ class _Plan:
             return error
         op, shapes = self._ops[line]
         return op.error(error, shapes)
+
+
+def _accumulator(eq, last, owned, entries):
+    """The input of an `add` that it can sum into in place: one whose array dies here (`last`),
+    was made by the code and shares its memory with nothing (`owned`), and has the result's
+    shape and dtype (the sums where gradients meet, which would otherwise allocate)."""
+    if eq.op is not _ops.add:
+        return None
+    out = entries[eq.output]
+    for slot in eq.inputs:
+        if slot in last and slot in owned and entries[slot].shape == out.shape \
+                and entries[slot].dtype == out.dtype:
+            return slot
+    return None
+
+
+def _owns_its_memory(output, given):
+    """Whether an op's result, as the trace saw it, is a fresh writable array (not a view, not
+    one of its inputs): replays of the same op on the same shapes and dtypes make one too."""
+    array = output._value
+    return (array.base is None and array.flags.writeable and array.ndim > 0
+            and not any(array is (x._value if isinstance(x, Tensor) else x) for x in given))
+
+
+def _add_into(a, b):
+    return np.add(a, b, out=a)
 
 
 def _label(op):

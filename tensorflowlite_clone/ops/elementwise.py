@@ -50,7 +50,7 @@ def _power_exponent(x, exponent):
 
 
 power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0 * 0 ** -1 = NaN
-    lambda g, ans, x, p: g * (p * x ** (p - 1)) if p != 0 else g * 0,),
+    lambda g, ans, x, p: g * (p * (x if p == 2 else x ** (p - 1))) if p != 0 else g * 0,),
     saves="x", prepare=_power_exponent, label=lambda p: f"**{p:.4g}", operator="__pow__",
     doc="`x ** exponent` for a real scalar exponent.")
 
