@@ -278,3 +278,20 @@ def test_two_layer_net_traced_method_on_integer_data_follows_the_data():
         assert loss == expected_loss
         for k in net.PARAMS:
             np.testing.assert_array_equal(grads[k], expected[k])
+
+
+def test_gradients_meeting_are_summed_in_place_and_nothing_shared_is_written():
+    """Where two gradients of W meet (the data term and reg * sum(W * W)) the compiled code adds
+    into the array that dies there; it never writes into an argument, a constant or a view."""
+    def f(w, x, c):
+        return tflc.sum(tflc.reshape(x @ w, (-1,)) * c) + 0.5 * tflc.sum(w * w) + tflc.sum(w.T)
+
+    traced, eager = tflc.trace(f), tflc.value_and_grad(f)
+    x, c = rng.standard_normal((3, 4)), rng.standard_normal(15)
+    x_copy, c_copy = x.copy(), c.copy()
+    for _ in range(4):
+        w = rng.standard_normal((4, 5))
+        _assert_same(traced(w, x, c), eager(w, x, c))
+    assert "(in place)" in next(iter(traced.plans.values())).source
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(c, c_copy)
