@@ -15,15 +15,19 @@ VJP's name for them starts with "_" (`lambda g, ans, _x: g * ans`: x is not read
 unsaved `ans` as None (g has its shape), at every size: a wrong declaration fails in any test,
 and what is not saved is freed as early as it can be.
 """
+from __future__ import annotations
+
 import contextlib
 import inspect
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from .program import _ANS, _check_finite, non_finite
+from .program import _check_finite, non_finite
 from .tensor import Tensor, _wrap, as_array
 
 
@@ -53,19 +57,25 @@ class Primitive:
     recorded on a gradient tape: nothing could flow back through it.
     """
 
-    __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "unsaved",
+    __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "unsaved", "forgets_ans",
                  "prepare", "label", "method", "operator", "shape_error", "doc")
 
-    def __init__(self, name, forward, vjps, shape_error=None, *, saves=None, prepare=None,
-                 label=None, method=None, operator=None, doc=None):
+    def __init__(self, name: str, forward: Callable[..., Any],
+                 vjps: Iterable[Callable[..., Any] | None], shape_error: str | None = None, *,
+                 saves: str | None = None,
+                 prepare: Callable[..., tuple[Sequence[Any], Sequence[Any]]] | None = None,
+                 label: Callable[..., str] | None = None, method: str | None = None,
+                 operator: str | None = None, doc: str | None = None) -> None:
         self.name, self.forward, self.vjps = name, forward, tuple(vjps)
         self.arity = len(self.vjps)
         self.differentiable = any(vjp is not None for vjp in self.vjps)
-        self.unsaved = _unsaved(name, self.vjps, saves)
+        unsaved = _unsaved(name, self.vjps, saves)  # over (ans, *inputs)
+        self.forgets_ans = any(k == 0 for k, _ in unsaved)
+        self.unsaved = tuple((k - 1, as_aval) for k, as_aval in unsaved if k > 0)  # of inputs
         self.prepare, self.label, self.shape_error = prepare, label, shape_error
         self.method, self.operator, self.doc = method, operator, doc
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
         if self.prepare is None:
             inputs, params = args[:self.arity], args[self.arity:]
         else:
@@ -97,7 +107,7 @@ class Primitive:
                 tape.record(self, inputs, values, output, value, params, where)
         return output
 
-    def bind(self, *args):
+    def bind(self, *args: Any) -> Any:
         """The op as a VJP uses it: on arrays, the bare forward (an array out); when an input is
         a Tensor, the recorded op (a Tensor out). Parameters come as the forward takes them."""
         if _state.recording:  # (else a VJP runs on arrays: the plain sweep)
@@ -106,7 +116,7 @@ class Primitive:
                     return self(*args)
         return self.forward(*args)
 
-    def error(self, error, shapes):
+    def error(self, error: Exception, shapes: Sequence[tuple[int, ...]]) -> Exception:
         """`error`, raised by this op's forward on inputs of `shapes`, reworded to name the op:
         `matmul: cannot multiply (3, 4) by (5, 2)`, `reshape: ...`."""
         if isinstance(error, (ValueError, IndexError)):
@@ -132,9 +142,8 @@ def _unsaved(name, vjps, saves):
     if unknown:
         raise ValueError(f"Primitive {name}: saves names {sorted(unknown)}, but its VJPs' value "
                          f"arguments are {names}")
-    unsaved = tuple((k, k > 0 and not n.startswith("_")) for k, n in enumerate(names)
-                    if n not in saves.split())
-    return _ANS if unsaved == _ANS else unsaved
+    return tuple((k, k > 0 and not n.startswith("_")) for k, n in enumerate(names)
+                 if n not in saves.split())
 
 
 _NUMBERS = (float, int)  # not bool, whose type is not int
@@ -182,7 +191,7 @@ def reworded(error, message):
 
 # --- anomaly detection -------------------------------------------------------------------------
 @contextlib.contextmanager
-def detect_anomaly():
+def detect_anomaly() -> Iterator[None]:
     """Raise FloatingPointError at the first op whose forward or backward produces NaN or inf,
     naming the op and the line of user code that recorded it."""
     previous = _state.anomaly

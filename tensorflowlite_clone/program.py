@@ -37,22 +37,20 @@ class Aval(tuple):
 
 class Equation(tuple):
     """`output = op(*inputs, *params)`, slots in and out, as a tuple (the tape makes one per
-    op, so cheaply) with named fields. `saved` is what the VJPs receive after the output's
-    gradient, `(ans, *inputs)`: the objects themselves where the op saves them (Tensors: a
-    sweep recorded on an outer tape must meet them again), else their Avals (None for an
-    unsaved `ans`: g has its shape); `arrays` is the same with each Tensor's array (the plain
-    sweep's arguments). `where` is the user's line, when detect_anomaly asked for it."""
+    op, so cheaply) with named fields. What the VJPs receive after the output's gradient: `ans`,
+    the output Tensor if the op saves it (else None: g has its shape), and `saved`, the inputs
+    themselves where the op saves them (Tensors: a sweep recorded on an outer tape must meet
+    them again), else their Avals (or None, not read at all); `arrays` is `saved` with each
+    Tensor's array (the plain sweep's arguments). `where` is the user's line, when
+    detect_anomaly asked for it."""
 
     __slots__ = ()
     op, inputs, output, params = (property(itemgetter(k)) for k in range(4))
-    saved, arrays, where = (property(itemgetter(k)) for k in range(4, 7))
+    ans, saved, arrays, where = (property(itemgetter(k)) for k in range(4, 8))
 
     def __repr__(self):
         ins = ", ".join(f"v{s}" for s in self.inputs)
         return f"v{self.output} = {self.op.name}({ins}{', ...' if self.params else ''})"
-
-
-_ANS = ((0, False),)  # unsaved: the output only (ops whose VJPs read all their inputs)
 
 
 class Program:
@@ -83,20 +81,19 @@ class Program:
         entries = self.entries
         out = self.slot_of[id(output)] = len(entries)
         entries.append(output)
+        ans = None if op.forgets_ans else output
         unsaved = op.unsaved
-        if unsaved is _ANS:  # (the common cases first: they need no loop)
-            saved, arrays = (None, *inputs), (None, *values)
-        elif not unsaved:
-            saved, arrays = (output, *inputs), (value, *values)
-        else:  # what the VJPs do not read is kept as its shape only
-            saved, arrays = [output, *inputs], [value, *values]
+        if not unsaved:  # the inputs as they came (the common case: no copies)
+            saved, arrays = inputs, values
+        else:  # what the VJPs do not read is kept as its shape only, or not at all
+            saved, arrays = list(inputs), list(values)
             for k, as_aval in unsaved:
                 array = arrays[k]
                 if not as_aval:
                     saved[k] = arrays[k] = None
                 elif type(array) is np.ndarray:  # (a number stays itself: it is small)
                     saved[k] = arrays[k] = tuple.__new__(Aval, (array.shape, array.dtype))
-        self.equations.append(tuple.__new__(Equation, (op, slots, out, params, saved, arrays,
+        self.equations.append(tuple.__new__(Equation, (op, slots, out, params, ans, saved, arrays,
                                                        where)))
         self.given.append(inputs)
 
@@ -180,18 +177,20 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
     pending = equations if release else list(equations)
     summed = set()  # slots whose gradient is a sum made here (its own array to add into)
     while pending:
-        op, inputs, out, params, saved, arrays, where = pending.pop()
+        op, inputs, out, params, ans, saved, arrays, where = pending.pop()
         g = grads.get(out) if out in keep else grads.pop(out, None)
         if g is None:  # not on the way from a source to a target
             continue
         if not on_tensors:
             saved = arrays
-        args = (g, *saved, *params)
+            if ans is not None:
+                ans = ans._value
+        args = (g, ans, *saved, *params)
         for k, vjp in enumerate(op.vjps):
             slot = inputs[k]
             if vjp is None or slot is None or depends is not None and slot not in depends:
                 continue
-            value = saved[k + 1]
+            value = saved[k]
             gx = vjp(*args)
             if gx is None:  # (a custom gradient's "no gradient")
                 continue

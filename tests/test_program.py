@@ -35,11 +35,11 @@ def test_equations_are_slots_in_execution_order_and_constants_have_none():
 def test_each_equation_keeps_only_what_its_vjps_read():
     tape, (x, w, c, a, b, d, unused, loss) = _recorded()
     multiply, exp, add, _, total = tape.program.equations
-    assert multiply.saved == (None, x, w)  # saves x and y; ans is not read: None
-    assert exp.saved[0] is b and exp.saved[1] is None  # saves ans; its VJP names x `_x`
-    assert add.saved[0] is None and type(add.saved[1]) is Aval and type(add.saved[2]) is Aval
-    assert (add.saved[1].shape, add.saved[1].dtype, add.saved[1].ndim) == ((2, 3), np.float64, 2)
-    assert type(total.saved[1]) is Aval and total.arrays[1].size == 6
+    assert multiply.ans is None and tuple(multiply.saved) == (x, w)  # saves x, y; not ans
+    assert exp.ans is b and exp.saved[0] is None  # saves ans; its VJP names x `_x`: not read
+    assert add.ans is None and type(add.saved[0]) is Aval and type(add.saved[1]) is Aval
+    assert (add.saved[0].shape, add.saved[0].dtype, add.saved[0].ndim) == ((2, 3), np.float64, 2)
+    assert type(total.saved[0]) is Aval and total.arrays[0].size == 6
 
 
 def test_the_analyses():
