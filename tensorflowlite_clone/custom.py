@@ -14,8 +14,12 @@ grad_fn closes over (`e`) depend on x: written in engine ops, grad_fn is itself 
 (second order through a custom gradient). A first-order sweep never reaches those inner ops:
 the gradient flows into the recorded op and from there through grad_fn alone.
 """
+from __future__ import annotations
+
 import functools
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +28,7 @@ from .tape import GradientTape
 from .tensor import Tensor, _wrap, as_array
 
 
-def custom_gradient(f):
+def custom_gradient(f: Callable[..., tuple[Tensor, Callable[..., Any]]]) -> Callable[..., Tensor]:
     """Decorate `f(*xs) -> (y, grad_fn)`: y is a Tensor, `grad_fn(upstream)` returns the
     gradient for each x (a Tensor, or a list/tuple with one per x; None for no gradient). When
     f uses Variables that are not among its arguments, `grad_fn(upstream, variables=None)`

@@ -16,9 +16,13 @@ products) and reverse-over-forward both work.
 `jacobian`, `hessian` and `hvp` are autograd's (`argnum`, results shaped as autograd's); `jvp` is
 JAX's (`jvp(f, primals, tangents)`).
 """
+from __future__ import annotations
+
 import contextlib
 import math
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,7 +38,7 @@ from .tape import (
     is_int,
     unconnected_of,
 )
-from .tensor import Tensor, as_array
+from .tensor import Structure, Tensor, as_array
 
 
 class ForwardAccumulator:
@@ -49,7 +53,7 @@ class ForwardAccumulator:
     is a Hessian-vector product too. Accumulators nest for higher forward derivatives.
     """
 
-    def __init__(self, primals, tangents):
+    def __init__(self, primals: Structure, tangents: Structure) -> None:
         seen, self._primals, self._tangents = set(), [], []
         for where, primal, tangent in _paired(primals, tangents, "ForwardAccumulator"):
             if id(primal) in seen:  # as TF does: a primal twice is probably a mistake
@@ -67,16 +71,17 @@ class ForwardAccumulator:
         self._tape = GradientTape(persistent=True, watch_accessed_variables=False)
         self._tape.watch(self._primals)
 
-    def __enter__(self):
+    def __enter__(self) -> ForwardAccumulator:
         if self._tape in _state.tapes:
             raise ValueError("ForwardAccumulator: this accumulator is already recording")
         self._tape.__enter__()  # entering again later carries on recording, as in TF
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         return self._tape.__exit__(*exc)
 
-    def jvp(self, primals, unconnected_gradients=UnconnectedGradients.NONE):
+    def jvp(self, primals: Structure,
+            unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
         """J · tangents for each Tensor in `primals` (the outputs: a Tensor or a structure of
         them), in the same structure. A target that does not depend on the accumulator's
         primals gets None, or zeros with `unconnected_gradients="zero"`. Called inside the block
@@ -117,7 +122,8 @@ class ForwardAccumulator:
         return products
 
 
-def jvp(f, primals, tangents):
+def jvp(f: Callable[..., Any], primals: Sequence[Structure], tangents: Sequence[Structure]
+        ) -> tuple[Any, Any]:
     """JAX's `jvp`: `(f(*primals), J · tangents)`, where `primals` and `tangents` are tuples (or
     lists) of f's positional arguments, arrays or Tensors (or structures of them). Outputs that
     do not depend on the arguments get zero tangents, as in JAX."""
@@ -133,7 +139,7 @@ def jvp(f, primals, tangents):
     return out, accumulator.jvp(out, unconnected_gradients=UnconnectedGradients.ZERO)
 
 
-def jacobian(f, argnum=0):
+def jacobian(f: Callable[..., Any], argnum: int = 0) -> Callable[..., Tensor]:
     """autograd's `jacobian`: a function of f's arguments returning d f / d args[argnum], shaped
     `out.shape + in.shape` (one reverse sweep per entry of the output)."""
 
@@ -149,13 +155,13 @@ def jacobian(f, argnum=0):
     return jacobian_of_f
 
 
-def hessian(f, argnum=0):
+def hessian(f: Callable[..., Any], argnum: int = 0) -> Callable[..., Tensor]:
     """autograd's `hessian` of scalar-valued f: the Jacobian of its gradient, shaped
     `in.shape + in.shape`."""
     return jacobian(grad(_scalar_valued(f, "hessian"), argnum), argnum)
 
 
-def hvp(f, argnum=0):
+def hvp(f: Callable[..., Any], argnum: int = 0) -> Callable[..., Tensor]:
     """autograd's `hessian_vector_product`: a function `(*args, vector) -> H · vector`, H the
     Hessian of scalar-valued f with respect to args[argnum], computed without forming H: the
     gradient of `<grad f, vector>` (reverse over reverse, two sweeps)."""

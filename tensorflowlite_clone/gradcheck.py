@@ -10,15 +10,19 @@ for its forward pass as named tensors, gets autodiff gradients for all of them (
 loss back towards the inputs; the first tensor whose hand-derived gradient disagrees with
 autodiff is the first wrong step.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, SupportsFloat
 
 import numpy as np
 
 from .tape import GradientTape
-from .tensor import Tensor
+from .tensor import ArrayLike, Tensor
 
 
-def rel_error(a, b, floor=1e-8, per_entry=True):
+def rel_error(a: ArrayLike, b: ArrayLike, floor: float = 1e-8, per_entry: bool = True) -> float:
     """The relative error of a and b (arrays of the same or broadcastable shapes), a float.
 
     per_entry=True, cs231n's measure: max over the entries of |a - b| / max(floor, |a| + |b|).
@@ -67,7 +71,8 @@ def _as_float64_copy(value):
     return np.array(value, dtype=np.float64)  # a copy: f may return a view of x
 
 
-def numerical_gradient(f, x, h=1e-5):
+def numerical_gradient(f: Callable[[np.ndarray], SupportsFloat], x: np.ndarray,
+                       h: float = 1e-5) -> np.ndarray:
     """d f(x) / dx by central differences; `f` returns a scalar, `x` (an ndarray) is perturbed in
     place one entry at a time and restored exactly, even if `f` raises. Returns float64.
     x must be a writable floating-point array (TypeError / ValueError otherwise): an integer
@@ -80,7 +85,8 @@ def numerical_gradient(f, x, h=1e-5):
     return grad
 
 
-def numerical_gradient_array(f, x, df, h=1e-5):
+def numerical_gradient_array(f: Callable[[np.ndarray], ArrayLike], x: np.ndarray, df: ArrayLike,
+                             h: float = 1e-5) -> np.ndarray:
     """The gradient of sum(f(x) * df) for array-valued `f`: the VJP of f at x with `df`.
     x as for `numerical_gradient`: a writable floating-point array."""
     _check_x(x, "numerical_gradient_array")
@@ -91,7 +97,9 @@ def numerical_gradient_array(f, x, df, h=1e-5):
     return grad
 
 
-def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, verbose=False):
+def grad_check_sparse(f: Callable[[np.ndarray], SupportsFloat], x: np.ndarray,
+                      analytic_grad: ArrayLike, num_checks: int = 10, h: float = 1e-5,
+                      seed: int | None = None, verbose: bool = False) -> list[float]:
     """Compare `analytic_grad` with central differences at `num_checks` random entries of `x`.
 
     Returns the list of relative errors. `seed` feeds a private generator, so NumPy's global
@@ -147,10 +155,10 @@ class GradientComparison:
     numerical: dict = field(repr=False, default_factory=dict)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return all(row.ok for row in self.rows)
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> GradientRow:
         for row in self.rows:
             if row.name == name:
                 return row
@@ -181,8 +189,10 @@ def _fmt(error):
     return "-" if error is None else f"{error:.2e}"
 
 
-def compare_gradients(model, X, y, reg=0.0, hand_derived=None, h=1e-5, numerical=True,
-                      tol=1e-7, numerical_tol=1e-4):
+def compare_gradients(model: Any, X: np.ndarray, y: np.ndarray, reg: float = 0.0,
+                      hand_derived: Callable[..., Mapping[Any, ArrayLike]] | Mapping[Any, ArrayLike]
+                      | None = None, h: float = 1e-5, numerical: bool = True, tol: float = 1e-7,
+                      numerical_tol: float = 1e-4) -> GradientComparison:
     """Autodiff vs hand-derived vs numerical gradients of `model`'s loss on (X, y), per tensor.
 
     The model provides (as `models.softmax.Softmax` and `models.two_layer_net.TwoLayerNet` do):

@@ -19,28 +19,33 @@ of None is skipped, and so is a parameter of a dict that has no gradient key (a 
 parameters a loss does not use); a gradient key that names no parameter is an error (a typo
 would otherwise update nothing, silently). Hyperparameters must be finite real numbers.
 """
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, Variable
+from .tensor import ArrayLike, Tensor, Variable
 
 
 class Optimizer:
     """Shared bookkeeping: per-parameter state, step count, learning-rate decay."""
 
-    def __init__(self, lr, decay=1.0):
+    def __init__(self, lr: float, decay: float = 1.0) -> None:
         self.lr = _hyperparameter(lr, "lr", minimum=0)
         self.decay = _hyperparameter(decay, "decay")
         self.iterations = 0  # completed `step` calls (Adam's bias correction uses it)
         self.state = {}      # per-parameter slots: {dict key or Variable: {slot name: array}}
 
-    def decay_lr(self, factor=None):
+    def decay_lr(self, factor: float | None = None) -> float:
         self.lr *= self.decay if factor is None else _hyperparameter(factor, "factor")
         return self.lr
 
-    def step(self, params, grads):
+    def step(self, params: Variable | Sequence[Variable] | dict[Any, np.ndarray], grads: Any
+             ) -> Sequence[Variable] | dict[Any, np.ndarray]:
         """Update `params` (a Variable, a list of Variables, or a dict name -> array) by `grads`
         (matched by position, or by key for a dict); None grads are skipped."""
         if isinstance(params, Tensor):  # a single Variable
@@ -63,7 +68,8 @@ class Optimizer:
                 p -= delta
         return params
 
-    def apply_gradients(self, grads_and_vars):
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[ArrayLike | None, Variable]]
+                        ) -> Sequence[Variable] | dict[Any, np.ndarray]:
         """TensorFlow-style: an iterable of (gradient, Variable) pairs."""
         pairs = list(grads_and_vars)
         for k, pair in enumerate(pairs):
@@ -148,7 +154,7 @@ def _checked_gradient(label, p, g):
 class SGD(Optimizer):
     """`p -= lr * g`; with momentum, cs231n's `v = momentum * v - lr * g; p += v`."""
 
-    def __init__(self, lr=1e-3, momentum=0.0, decay=1.0):
+    def __init__(self, lr: float = 1e-3, momentum: float = 0.0, decay: float = 1.0) -> None:
         super().__init__(lr, decay)
         self.momentum = _hyperparameter(momentum, "momentum")
 
@@ -164,7 +170,8 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias-corrected first and second moments."""
 
-    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, decay=1.0):
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, decay: float = 1.0) -> None:
         super().__init__(lr, decay)
         self.beta1, self.beta2, self.eps = (_hyperparameter(value, name) for value, name in
                                             [(beta1, "beta1"), (beta2, "beta2"), (eps, "eps")])

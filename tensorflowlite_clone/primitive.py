@@ -63,7 +63,7 @@ class Primitive:
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjps: Iterable[Callable[..., Any] | None], shape_error: str | None = None, *,
                  saves: str | None = None,
-                 prepare: Callable[..., tuple[Sequence[Any], Sequence[Any]]] | None = None,
+                 prepare: Callable[..., tuple[tuple[Any, ...], tuple[Any, ...]]] | None = None,
                  label: Callable[..., str] | None = None, method: str | None = None,
                  operator: str | None = None, doc: str | None = None) -> None:
         self.name, self.forward, self.vjps = name, forward, tuple(vjps)

@@ -4,15 +4,19 @@ A tape records into a Program (program.py): the Wengert list as data, equations 
 slots in execution order. `gradient` resolves its targets and sources to slots and runs the one
 backward sweep, `program.backward`, on it.
 """
+from __future__ import annotations
+
 import contextlib
 import enum
 import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
 from .primitive import _state
-from .program import Program, _check_finite, backward, depends_on
-from .tensor import Tensor, Variable, _wrap
+from .program import Program, Record, _check_finite, backward, depends_on
+from .tensor import Structure, Tensor, Variable, _wrap
 
 
 class UnconnectedGradients(str, enum.Enum):
@@ -43,7 +47,7 @@ class GradientTape:
     unless `output_gradients` seeds it.
     """
 
-    def __init__(self, persistent=False, watch_accessed_variables=True):
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
         self._fresh()
@@ -54,7 +58,7 @@ class GradientTape:
         self._used = False
 
     # --- context ----------------------------------------------------------------------------
-    def __enter__(self):
+    def __enter__(self) -> GradientTape:
         if self in _state.tapes:
             raise ValueError("GradientTape: this tape is already recording; it cannot be entered "
                              "again")
@@ -64,7 +68,7 @@ class GradientTape:
         _state.recording.append(self)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         if self not in _state.tapes:
             raise RuntimeError("GradientTape.__exit__: the tape was not entered (in this thread)")
         _state.tapes.remove(self)
@@ -73,7 +77,7 @@ class GradientTape:
         return False
 
     @contextlib.contextmanager
-    def stop_recording(self):
+    def stop_recording(self) -> Iterator[None]:
         """Ops inside this block are not recorded on this tape."""
         if self not in _state.recording:
             raise ValueError("GradientTape.stop_recording: the tape is not recording")
@@ -85,7 +89,7 @@ class GradientTape:
                 _state.recording.append(self)
 
     # --- what is watched ----------------------------------------------------------------------
-    def watch(self, tensor):
+    def watch(self, tensor: Structure) -> None:
         """Watch a Tensor or a floating-point NumPy array (or a list/tuple/dict of them). An
         integer or boolean one has no gradient: as in TF, it is left unwatched, with a warning."""
         for x in _flatten(tensor):
@@ -127,22 +131,22 @@ class GradientTape:
             return self._watch(x)
         return None
 
-    def watched_variables(self):
+    def watched_variables(self) -> tuple[Variable, ...]:
         """The Variables this tape watches, in the order they were created (as in TF)."""
         return tuple(sorted(self._variables, key=lambda v: v._order))
 
     @property
-    def records(self):
+    def records(self) -> tuple[Record, ...]:
         """The recorded ops in execution order, as (op, inputs, output, params, where) records
         (read them; do not change them). A one-shot tape's `gradient` call releases them."""
         return self._program.records()
 
     @property
-    def program(self):
+    def program(self) -> Program:
         """The recorded computation itself (program.py): equations over slots."""
         return self._program
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget everything recorded and watched, as if the tape were new. As in TF, only
         while the tape records (inside its `with` block)."""
         if self not in _state.recording:
@@ -151,8 +155,9 @@ class GradientTape:
         self._fresh()
 
     # --- differentiation ----------------------------------------------------------------------
-    def gradient(self, target, sources, output_gradients=None,
-                 unconnected_gradients=UnconnectedGradients.NONE):
+    def gradient(self, target: Structure, sources: Structure,
+                 output_gradients: Structure | None = None,
+                 unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE) -> Any:
         """d(sum of target) / d(source) for each source, in the structure of `sources`.
 
         `target` is a Tensor or a list (tuple, dict) of them, differentiated as their sum;
@@ -168,15 +173,18 @@ class GradientTape:
         handed_out = {id(seed) for seed in seeds}  # a seed may be the caller's own array
         return _unflatten(sources, iter([_as_result(g, handed_out) for g in grads]))
 
-    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
-                 parallel_iterations=None, experimental_use_pfor=True):
+    def jacobian(self, target: Tensor, sources: Structure,
+                 unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE,
+                 parallel_iterations: int | None = None, experimental_use_pfor: bool = True) -> Any:
         """d target[i] / d source[j] for every entry of the target and each source: shaped
         `target.shape + source.shape`, in the structure of `sources`, as in TF (one backward
         sweep per entry of the target; the last two arguments are TF's and change nothing)."""
         return self._jacobian(target, sources, unconnected_gradients, batched=False)
 
-    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
-                       parallel_iterations=None, experimental_use_pfor=True):
+    def batch_jacobian(self, target: Tensor, source: Tensor,
+                       unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE,
+                       parallel_iterations: int | None = None,
+                       experimental_use_pfor: bool = True) -> Any:
         """d target[b, i] / d source[b, j] for each example b of a batch whose examples do not
         interact: shaped `(B,) + target.shape[1:] + source.shape[1:]`, as in TF (one backward
         sweep per entry of one example's target)."""
@@ -384,7 +392,8 @@ def _unflatten(structure, leaves):
 
 
 # --- functional helpers ----------------------------------------------------------------------
-def value_and_grad(f, argnums=0):
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
+                   ) -> Callable[..., tuple[Tensor, Any]]:
     """`f`'s value and its gradient with respect to the positional arguments `argnums`.
 
     Arguments may be arrays or Tensors, or lists / tuples / dicts of them; gradients come back
@@ -441,7 +450,7 @@ def _floating(tensor):
     return tensor
 
 
-def grad(f, argnums=0):
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The gradient of scalar-valued `f` with respect to its argument(s) `argnums`."""
     vg = value_and_grad(f, argnums)
     return lambda *args, **kwargs: vg(*args, **kwargs)[1]

@@ -1,10 +1,27 @@
 """Tensor and Variable: thin wrappers around NumPy arrays that the ops record on tapes."""
+from __future__ import annotations
+
 import itertools
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
-def as_array(value, op=None):
+# --- the public API's type aliases (hints only: nothing checks them at run time) ---------------
+ArrayLike = Union["Tensor", np.ndarray, np.generic, int, float, complex, Sequence[Any]]
+"""A value as the ops and constructors take it: a Tensor, a NumPy array or scalar, a Python
+number or bool, or (nested) lists of numbers."""
+
+Structure = Union[ArrayLike, Sequence["Structure"], Mapping[Any, "Structure"]]
+"""A value, or lists / tuples / dicts of them, nested: a tape's targets, sources and
+output_gradients, `watch`'s argument, a ForwardAccumulator's primals and tangents. What comes
+back (gradients, Jacobians, JVPs) mirrors the structure given, and is typed `Any`."""
+
+
+def as_array(value: ArrayLike, op: str | None = None) -> np.ndarray:
     """The NumPy array behind `value`: booleans or numbers (integers stay integers, as in TF and
     NumPy, and promote when they meet floats). Anything else (strings, objects, dates, a masked
     array's mask) is a TypeError, naming `op` when an op is converting its input."""
@@ -37,7 +54,7 @@ class Tensor:
     __slots__ = ("_value", "name", "__weakref__")
     __array_ufunc__ = None  # make `ndarray + Tensor` defer to Tensor.__radd__ instead of looping
 
-    def __init__(self, value, name=None):
+    def __init__(self, value: ArrayLike, name: str | None = None) -> None:
         self._value = as_array(value)
         self.name = name
 
@@ -48,12 +65,12 @@ class Tensor:
     size = property(lambda self: self._value.size)
 
     # Reading a value out: a trace being recorded must know (it would freeze the value).
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         """The underlying array (not a copy: treat it as read-only)."""
         _read(self, ".numpy()")
         return self._value
 
-    def item(self):
+    def item(self) -> Any:
         _read(self, ".item()")
         return self._value.item()
 
@@ -104,13 +121,13 @@ class Tensor:
     def __eq__(self, other): return self._compare(other, np.equal, "==")
     def __ne__(self, other): return self._compare(other, np.not_equal, "!=")
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    def transpose(self, *axes):
+    def transpose(self, *axes: int | Sequence[int] | None) -> Tensor:
         return _ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
-    def astype(self, dtype):
+    def astype(self, dtype: npt.DTypeLike) -> Tensor:
         return _ops.cast(self, dtype)
 
     T = property(lambda self: _ops.transpose(self))
@@ -149,7 +166,8 @@ class Variable(Tensor):
 
     __slots__ = ("trainable", "_order")
 
-    def __init__(self, value, name=None, trainable=True, copy=True):
+    def __init__(self, value: ArrayLike, name: str | None = None, trainable: bool = True,
+                 copy: bool = True) -> None:
         value = as_array(value)
         self._value, self.name = np.array(value, copy=True) if copy else value, name
         self.trainable = trainable
@@ -157,14 +175,14 @@ class Variable(Tensor):
 
     # Updates replace the storage rather than writing into it: a tape that recorded an op on
     # the old value keeps that value, so a later gradient is not silently changed (as in TF).
-    def assign(self, value):
+    def assign(self, value: ArrayLike) -> Variable:
         return self._store(np.array(self._checked(value, "assign"), dtype=self.dtype), "assign")
 
-    def assign_sub(self, delta):
+    def assign_sub(self, delta: ArrayLike) -> Variable:
         delta = self._checked(delta, "assign_sub")
         return self._store(np.subtract(self._value, delta, dtype=self.dtype), "assign_sub")
 
-    def assign_add(self, delta):
+    def assign_add(self, delta: ArrayLike) -> Variable:
         delta = self._checked(delta, "assign_add")
         return self._store(np.add(self._value, delta, dtype=self.dtype), "assign_add")
 

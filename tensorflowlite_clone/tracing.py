@@ -23,7 +23,11 @@ see, NumPy computing on a raw argument array, is caught by comparing the first r
 plan with running f eagerly: a difference is an error. With a tape recording around the call,
 f runs eagerly, so that tape sees its ops.
 """
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +38,8 @@ from .tape import GradientTape, _as_result, _as_tensors, _flatten, _unflatten, a
 from .tensor import Tensor, _wrap
 
 
-def trace(f, argnums=0):
+def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
+          ) -> Callable[..., tuple[Tensor, Any]]:
     """`value_and_grad(f, argnums)`, recorded once per argument signature and then replayed."""
     single, nums = argnums_of(argnums, "trace")
     eager = value_and_grad(f, argnums)
