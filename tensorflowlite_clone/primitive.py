@@ -58,6 +58,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "unsaved", "forgets_ans",
+                 "reads_no_input",
                  "prepare", "label", "method", "operator", "shape_error", "doc")
 
     def __init__(self, name: str, forward: Callable[..., Any],
@@ -72,6 +73,9 @@ class Primitive:
         unsaved = _unsaved(name, self.vjps, saves)  # over (ans, *inputs)
         self.forgets_ans = any(k == 0 for k, _ in unsaved)
         self.unsaved = tuple((k - 1, as_aval) for k, as_aval in unsaved if k > 0)  # of inputs
+        # all None when the VJPs read no input at all, not even its shape (a shared tuple)
+        unread = len(self.unsaved) == self.arity and not any(a for _, a in self.unsaved)
+        self.reads_no_input = (None,) * self.arity if unread and self.arity else None
         self.prepare, self.label, self.shape_error = prepare, label, shape_error
         self.method, self.operator, self.doc = method, operator, doc
 

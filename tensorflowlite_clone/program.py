@@ -85,6 +85,8 @@ class Program:
         unsaved = op.unsaved
         if not unsaved:  # the inputs as they came (the common case: no copies)
             saved, arrays = inputs, values
+        elif op.reads_no_input:  # (exp, relu, ...: their VJPs read only ans)
+            saved = arrays = op.reads_no_input
         else:  # what the VJPs do not read is kept as its shape only, or not at all
             saved, arrays = list(inputs), list(values)
             for k, as_aval in unsaved:

@@ -123,7 +123,7 @@ class GradientTape:
                 found = True
             slots.append(slot)
         if found:  # something here leads back to a watched value
-            self._program.add(op, inputs, slots, values, output, value, params, where)
+            self._program.add(op, inputs, tuple(slots), values, output, value, params, where)
 
     def _variable_slot(self, x):
         """The slot of a Variable met for the first time: watched if it is trainable and floats."""

@@ -24,7 +24,7 @@ def test_equations_are_slots_in_execution_order_and_constants_have_none():
     tape, (x, w, c, a, b, d, unused, loss) = _recorded()
     program = tape.program
     assert [eq.op.name for eq in program.equations] == ["multiply", "exp", "add", "multiply", "sum"]
-    assert [eq.inputs for eq in program.equations] == [[0, 1], [2], [3, None], [1, None], [4]]
+    assert [eq.inputs for eq in program.equations] == [(0, 1), (2,), (3, None), (1, None), (4,)]
     assert [eq.output for eq in program.equations] == [2, 3, 4, 5, 6]
     assert program.leaves == [0, 1] and program.entries[3] is b
     assert program.given[2][1] is c  # the constant, for readers (pictures, the compiler)
