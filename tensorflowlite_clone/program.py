@@ -1,9 +1,9 @@
 """The recorded computation, as data: a Wengert list of equations over numbered slots.
 
-A slot is one value of the computation: a watched leaf, a constant an op read (an array, a
-number), or an op's result. An equation says which op ran on which slots, with which
-parameters, and keeps what its VJPs will read: the values the op `saves`, and for the rest only
-their shapes (`Aval`). Execution order is already a topological order, so every analysis is one
+A slot is one value of the computation that can carry a gradient: a watched leaf or an op's
+result (a constant an op read has none). An equation says which op ran on which slots, with
+which parameters, and keeps what its VJPs will read: the values the op `saves`, and for the
+rest only their shapes (`Aval`). Execution order is already a topological order, so every analysis is one
 pass and the backward sweep is one reversed loop: no recursion, no sort.
 
 The tape records into a Program; `backward` interprets it (the gradient sweep); tracing.py
@@ -18,8 +18,8 @@ from .tensor import Tensor
 
 
 class Aval(tuple):
-    """An array's (shape, dtype), standing in for a value no VJP reads (JAX's "abstract
-    value"): holding it instead of the array is what lets an intermediate go early. A tuple,
+    """An array's (shape, dtype), standing in for an input whose value no VJP reads (JAX's
+    "abstract value"): holding it instead of the array is what lets an intermediate go early. A tuple,
     since the tape makes one for most ops it records."""
 
     __slots__ = ()
