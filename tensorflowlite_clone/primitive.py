@@ -58,7 +58,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "unsaved", "forgets_ans",
-                 "reads_no_input",
+                 "reads_no_input", "reads_only_shapes",
                  "prepare", "label", "method", "operator", "shape_error", "doc")
 
     def __init__(self, name: str, forward: Callable[..., Any],
@@ -76,6 +76,8 @@ class Primitive:
         # all None when the VJPs read no input at all, not even its shape (a shared tuple)
         unread = len(self.unsaved) == self.arity and not any(a for _, a in self.unsaved)
         self.reads_no_input = (None,) * self.arity if unread and self.arity else None
+        self.reads_only_shapes = (len(self.unsaved) == self.arity > 0
+                                  and all(a for _, a in self.unsaved))
         self.prepare, self.label, self.shape_error = prepare, label, shape_error
         self.method, self.operator, self.doc = method, operator, doc
 
