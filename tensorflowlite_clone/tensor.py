@@ -74,6 +74,17 @@ class Tensor:
         _read(self, ".item()")
         return self._value.item()
 
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy's functions on Tensors (`np.sum(t)`, `np.mean(t, axis=0)`): the engine's op of
+        the same name, so that the call is differentiable; for a function the engine does not
+        have, NumPy's own on the values (not differentiable; a trace counts it as a read)."""
+        op = _ops.OPS.get(func.__name__)
+        if op is not None:
+            return op(*args, **kwargs)
+        if func in _SHAPE_ONLY:  # (these read no value)
+            return func(self._value)
+        return func(*_values_of(args, func), **_values_of(kwargs, func))
+
     def __array__(self, dtype=None, copy=None):
         _read(self, "np.asarray()")
         if copy:
@@ -132,6 +143,21 @@ class Tensor:
 
     T = property(lambda self: _ops.transpose(self))
     mT = property(lambda self: _ops.transpose(self, _swap_last_two(self.ndim)))
+
+
+_SHAPE_ONLY = {np.shape, np.ndim, np.size}
+
+
+def _values_of(structure, func):
+    """`structure` (NumPy's arguments) with every Tensor replaced by its array, read."""
+    if isinstance(structure, Tensor):
+        _read(structure, f"np.{func.__name__}()")
+        return structure._value
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_values_of(item, func) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _values_of(item, func) for key, item in structure.items()}
+    return structure
 
 
 def _read(tensor, how):
