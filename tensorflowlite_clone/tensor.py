@@ -112,25 +112,11 @@ class Tensor:
         label = f", name={self.name!r}" if self.name else ""
         return f"Tensor({body}, dtype={self.dtype}{label})"
 
-    __hash__ = object.__hash__  # comparisons return arrays, identity stays the hash
+    __hash__ = object.__hash__  # comparisons (ops/elementwise.py) give Tensors: hash by identity
 
     # --- operators and methods: made from the ops' declarations (ops/__init__.py), except
     # these, shaped like ndarray's own so that a VJP reads the same on both
     def __pos__(self): return self
-
-    # --- comparisons: plain boolean arrays, not differentiable -------------------------------
-    def _compare(self, other, compare, symbol):
-        _read(self, f"a comparison ({symbol})")
-        if isinstance(other, Tensor):
-            _read(other, f"a comparison ({symbol})")
-        return compare(self._value, as_array(other))
-
-    def __lt__(self, other): return self._compare(other, np.less, "<")
-    def __le__(self, other): return self._compare(other, np.less_equal, "<=")
-    def __gt__(self, other): return self._compare(other, np.greater, ">")
-    def __ge__(self, other): return self._compare(other, np.greater_equal, ">=")
-    def __eq__(self, other): return self._compare(other, np.equal, "==")
-    def __ne__(self, other): return self._compare(other, np.not_equal, "!=")
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)

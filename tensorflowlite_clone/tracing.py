@@ -16,8 +16,9 @@ conversions, which is most of the eager engine's cost on small arrays.
 The contract is that of JAX's `jit`: f computes with the engine's ops on its arguments, the
 same ops for every call with the same signature, and reaches each array argument as it was
 passed (not a copy of its own making). A value that f reads out of a tensor derived from its
-arguments (`float(t)`, `bool(t)`, `t.item()`, `t.numpy()`, `np.asarray(t)`, comparisons, an
-index list built of argument arrays) would be frozen into the plan, so the trace notices the
+arguments (`float(t)`, `bool(t)`, `t.item()`, `t.numpy()`, `np.asarray(t)`, an index list built
+of argument arrays; a comparison is an op, and only reading its result is a read) would be
+frozen into the plan, so the trace notices the
 read and runs f eagerly for that signature, with one warning naming the line. What it cannot
 see, NumPy computing on a raw argument array, is caught by comparing the first replay of every
 plan with running f eagerly: a difference is an error. With a tape recording around the call,

@@ -84,18 +84,18 @@ def test_repr():
     (lambda t: np.array([0.0, 5.0, 0.0]) < t, [True, False, True]),
     (lambda t: 2.0 >= t, [True, True, False]),
 ], ids=["lt", "le", "gt", "ge", "eq", "ne", "tensor", "array left", "scalar left"])
-def test_comparisons_return_plain_boolean_arrays(op, expected):
+def test_comparisons_give_boolean_tensors(op, expected):
     t = tflc.Tensor([1.0, 2.0, 3.0])
     out = op(t)
-    assert type(out) is np.ndarray and out.dtype == np.bool_
-    np.testing.assert_array_equal(out, expected)
+    assert isinstance(out, tflc.Tensor) and out.dtype == np.bool_  # as TF and JAX do
+    np.testing.assert_array_equal(out.numpy(), expected)
 
 
 def test_comparisons_are_not_recorded():
     x = tflc.Variable([1.0, -1.0])
     with tflc.GradientTape() as tape:
         mask = x > 0
-    assert tape.records == () and mask.tolist() == [True, False]
+    assert tape.records == () and mask.numpy().tolist() == [True, False]
 
 
 def test_tensors_are_hashable_by_identity():

@@ -99,8 +99,8 @@ READS = {  # ways of reading a value out of a tensor that derives from the argum
     "item": lambda s: s.item() > 0,
     "numpy": lambda s: s.numpy() > 0,
     "asarray": lambda s: np.asarray(s) > 0,
-    "comparison": lambda s: (s > 0).all(),
-    "reversed comparison": lambda s: (0 < s).all(),
+    "comparison": lambda s: bool(s > 0),  # (a recorded op; the bool is the read)
+    "reversed comparison": lambda s: bool(0 < s),
 }
 
 

@@ -1,5 +1,6 @@
 """Elementwise ops with NumPy broadcasting; each VJP sums back over what broadcasting stretched
 (`unbroadcast`). Comparisons give boolean tensors without gradients."""
+import math
 from numbers import Number
 
 import numpy as np
@@ -38,8 +39,8 @@ negative = Primitive("negative", np.negative, (lambda g, ans, _x: -g,), saves=""
 
 
 def _power_exponent(x, exponent):
-    """power's signature: a real scalar (Python or NumPy number) exponent."""
-    if (isinstance(exponent, (Tensor, bool, np.bool_, complex, np.complexfloating))
+    """power's signature for a scalar exponent: a real (Python or NumPy) number."""
+    if (isinstance(exponent, (bool, np.bool_, complex, np.complexfloating))
             or not isinstance(exponent, Number)):
         raise TypeError(f"power: the exponent must be a real number, got {exponent!r}")
     if isinstance(exponent, np.number):
@@ -49,10 +50,48 @@ def _power_exponent(x, exponent):
     return (x,), (exponent,)
 
 
-power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0 * 0 ** -1 = NaN
+# the fast path, `x ** 2`: the exponent is a parameter, and only x is kept for the VJP
+_scalar_power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0 * 0 ** -1
     lambda g, ans, x, p: g * (p * (x if p == 2 else x ** (p - 1))) if p != 0 else g * 0,),
-    saves="x", prepare=_power_exponent, label=lambda p: f"**{p:.4g}", operator="__pow__",
+    saves="x", prepare=_power_exponent, label=lambda p: f"**{p:.4g}",
     doc="`x ** exponent` for a real scalar exponent.")
+
+
+def _log_base(x):
+    """log(x) where x != 0, and 0 where x == 0 (JAX's: d(0 ** y)/dy is taken as 0, the limit
+    from y > 0); NaN for a negative base, as NumPy's log."""
+    if isinstance(x, Number):  # `2 ** t`: the base is a Python number
+        return math.log(x) if x > 0 else 0.0 if x == 0 else math.nan
+    return log.bind(where.bind(equal.bind(x, 0), 1.0, x))
+
+
+_tensor_power = Primitive("power", np.power, (
+    # y * x ** (y - 1), with x ** 1 where y == 0 (JAX's): d(x ** 0)/dx is 0 even at x = 0
+    lambda g, ans, x, y: _reductions.unbroadcast(
+        g * (y * x ** where.bind(equal.bind(y, 0), 1, y - 1)), np.shape(x)),
+    lambda g, ans, x, y: _reductions.unbroadcast(g * (ans * _log_base(x)), np.shape(y))),
+    BROADCAST_ERROR, saves="x y ans",
+    doc="`x ** y` for a tensor (or array) exponent, differentiable in both.")
+
+
+def power(x, exponent):
+    """NumPy's power: `x ** exponent`, differentiable in x and, when it is a Tensor or an array,
+    in the exponent (d/dy = x ** y * log(x); 0 where x == 0, NaN where x < 0). A scalar
+    exponent takes the fast path (`x ** 2` keeps only x for its VJP)."""
+    if isinstance(exponent, (Tensor, np.ndarray, list, tuple)):
+        return _tensor_power(x, exponent)
+    return _scalar_power(x, exponent)
+
+
+def _power_bind(x, exponent):
+    """power as a VJP uses it (Primitive.bind): one of its two primitives'."""
+    if isinstance(exponent, (Tensor, np.ndarray)):
+        return _tensor_power.bind(x, exponent)
+    return _scalar_power.bind(x, *_power_exponent(x, exponent)[1])
+
+
+power.operator = "__pow__"  # `x ** y`, and `2 ** x` reflected
+power.bind = _power_bind
 
 exp = Primitive("exp", np.exp, (lambda g, ans, _x: g * ans,), saves="ans")
 log = Primitive("log", np.log, (lambda g, ans, x: g / x,), saves="x")
@@ -61,9 +100,17 @@ tanh = Primitive("tanh", np.tanh, (lambda g, ans, _x: g * (1 - ans * ans),), sav
 sigmoid = Primitive("sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
                     (lambda g, ans, _x: g * (ans * (1 - ans)),), saves="ans")
 
-# comparisons: boolean results, so no gradient (and a gradient tape never records them)
-equal = Primitive("equal", np.equal, (None, None), BROADCAST_ERROR)
-greater = Primitive("greater", np.greater, (None, None), BROADCAST_ERROR)
+# comparisons: boolean results, so no gradient (and a gradient tape never records them); the
+# Tensor's comparison operators, so that a trace records a mask rather than reading values
+equal = Primitive("equal", np.equal, (None, None), BROADCAST_ERROR, operator="__eq__")
+not_equal = Primitive("not_equal", np.not_equal, (None, None), BROADCAST_ERROR,
+                      operator="__ne__")
+greater = Primitive("greater", np.greater, (None, None), BROADCAST_ERROR, operator="__gt__")
+greater_equal = Primitive("greater_equal", np.greater_equal, (None, None), BROADCAST_ERROR,
+                          operator="__ge__")
+less = Primitive("less", np.less, (None, None), BROADCAST_ERROR, operator="__lt__")
+less_equal = Primitive("less_equal", np.less_equal, (None, None), BROADCAST_ERROR,
+                       operator="__le__")
 
 # the derivative at 0 is taken as 0, as the seed's `(s1 > 0) * ds1` does (ans > 0 exactly where
 # x > 0, and reading ans lets the sweep free x); float zeros, which NumPy takes faster than ints
