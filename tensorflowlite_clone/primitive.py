@@ -51,10 +51,11 @@ class Primitive:
     `prepare(*args, **kwargs) -> (inputs, params)`: the public signature, when it is more than
     inputs then parameters (`sum(x, axis=None, keepdims=False)`), checking the parameters.
     `label(*params) -> str`: how a picture writes the parameters (`axis=1, keepdims`).
-    `method` / `operator`: the Tensor method (`x.sum()`) or operator (`"add"`: `+`, reflected
-    too) the op also is. `shape_error`: the message for a ValueError, formatted with the input
-    shapes (`"cannot multiply {} by {}"`). An op without any VJP, like stop_gradient, is never
-    recorded on a gradient tape: nothing could flow back through it.
+    `method` / `operator`: the Tensor method (`"sum"`: `x.sum()`) or operator (`"__add__"`:
+    `+`, and `__radd__` for the arithmetic ones) the op also is. `shape_error`: the message for
+    a ValueError, formatted with the input shapes (`"cannot multiply {} by {}"`). An op without
+    any VJP, like stop_gradient, is never recorded on a gradient tape: nothing could flow back
+    through it.
     """
 
     __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "unsaved", "forgets_ans",
