@@ -140,14 +140,12 @@ def test_integer_power_on_signed_inputs(p, check_grads):
     check_grads(lambda t: t ** p, x)
 
 
-def test_power_with_tensor_exponent_is_a_type_error():
-    x = tflc.Tensor(np.ones(3))
-    with pytest.raises(TypeError, match="power"):
-        x ** tflc.Tensor(2.0)
-    with pytest.raises(TypeError, match="power"):
-        tflc.power(x, np.array([1.0, 2.0, 3.0]))
-    with pytest.raises(TypeError):
-        2.0 ** x  # no scalar ** Tensor
+def test_power_with_tensor_exponent_and_reflected():
+    """A Tensor (or array) exponent is differentiable too (tests/test_ops_math.py has the rest)."""
+    x = tflc.Tensor(np.array([0.5, 1.5, 2.0]))
+    np.testing.assert_allclose((x ** tflc.Tensor(2.0)).numpy(), x.numpy() ** 2, rtol=1e-15)
+    np.testing.assert_allclose(tflc.power(x, np.array([1.0, 2.0, 3.0])).numpy(), [0.5, 2.25, 8.0])
+    np.testing.assert_allclose((2.0 ** x).numpy(), 2.0 ** x.numpy(), rtol=1e-15)
 
 
 # --- elementwise binary with broadcasting ---------------------------------------------------------

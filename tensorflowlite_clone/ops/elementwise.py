@@ -68,8 +68,8 @@ def _log_base(x):
 _tensor_power = Primitive("power", np.power, (
     # y * x ** (y - 1), with x ** 1 where y == 0 (JAX's): d(x ** 0)/dx is 0 even at x = 0
     lambda g, ans, x, y: _reductions.unbroadcast(
-        g * (y * x ** where.bind(equal.bind(y, 0), 1, y - 1)), np.shape(x)),
-    lambda g, ans, x, y: _reductions.unbroadcast(g * (ans * _log_base(x)), np.shape(y))),
+        g * (y * x ** where.bind(equal.bind(y, 0), 1, y - 1)), x.shape),
+    lambda g, ans, x, y: _reductions.unbroadcast(g * (ans * _log_base(x)), y.shape)),
     BROADCAST_ERROR, saves="x y ans",
     doc="`x ** y` for a tensor (or array) exponent, differentiable in both.")
 
