@@ -15,6 +15,7 @@ from .ops import *  # noqa: F403  (every op, under its own name)
 from .custom import custom_gradient
 from .functional import ForwardAccumulator, hessian, hvp, jacobian, jvp
 from .tracing import trace
+from . import numpy_linalg as linalg  # noqa: F401  (tflc.linalg, np.linalg's functions)
 from . import nn  # noqa: F401  (tflc.nn, the neural-network functions)
 
 __version__ = "0.1.0"
