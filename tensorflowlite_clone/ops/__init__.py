@@ -5,9 +5,9 @@ function composed of them): the package exports it, and the Tensor method or ope
 """
 from ..primitive import Primitive
 from ..tensor import Tensor
-from . import elementwise, linalg, reductions, shape
+from . import elementwise, linalg, math, reductions, shape
 
-FAMILIES = (elementwise, reductions, shape, linalg)
+FAMILIES = (elementwise, reductions, shape, linalg, math)
 _REFLECTED = {"__add__", "__sub__", "__mul__", "__truediv__", "__matmul__", "__pow__"}
 
 

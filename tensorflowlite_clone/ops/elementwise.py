@@ -70,7 +70,7 @@ _tensor_power = Primitive("power", np.power, (
     lambda g, ans, x, y: _reductions.unbroadcast(
         g * (y * x ** where.bind(equal.bind(y, 0), 1, y - 1)), x.shape),
     lambda g, ans, x, y: _reductions.unbroadcast(g * (ans * _log_base(x)), y.shape)),
-    BROADCAST_ERROR, saves="x y ans",
+    saves="x y ans",  # (no shape_error: NumPy's ValueError may be about negative integer powers)
     doc="`x ** y` for a tensor (or array) exponent, differentiable in both.")
 
 
