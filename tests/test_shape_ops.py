@@ -110,11 +110,12 @@ def _case_hstack(draw):
 
 
 def _case_dstack(draw):
-    a, b, k = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    ins = [draw(st.sampled_from([(a, b), (a, b, draw(st.integers(0, 2)))])) for _ in range(k)]
-    if all(len(s) == 2 for s in ins) and b == 1 and draw(st.booleans()):  # (b,) is (1, b, 1)
-        ins = [(1, a) if a else (1,)] * k
-        ins = [(a,)] * k if a > 0 else ins
+    k = draw(st.integers(1, 3))
+    if draw(st.booleans()):  # 1-D inputs: (n,) is (1, n, 1)
+        ins = [(draw(st.integers(1, 3)),)] * k
+    else:  # 2-D (a, b) is (a, b, 1)
+        a, b = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        ins = [draw(st.sampled_from([(a, b), (a, b, draw(st.integers(0, 2)))])) for _ in range(k)]
     return (lambda *xs: tflc.dstack(xs)), (lambda *xs: np.dstack(xs)), ins
 
 
@@ -496,6 +497,15 @@ def test_the_ops_are_tensor_methods_where_ndarray_has_them():
     np.testing.assert_array_equal(t.trace(1, 0, 2).numpy(), x.trace(1, 0, 2))
     assert tflc.trace is tflc.tracing.trace  # the tracer keeps the name for now
     assert not hasattr(tflc, "flatten")  # NumPy has no np.flatten either
+
+
+def test_joining_takes_numpys_sequences_and_dtype(check_grads):
+    x = np.arange(6.0).reshape(2, 3)
+    _assert_like_numpy(tflc.concatenate(x), np.concatenate(x))  # an array is a sequence of rows
+    _assert_like_numpy(tflc.stack(tflc.Tensor(x), axis=1), np.stack(x, axis=1))
+    _assert_like_numpy(tflc.concatenate([x, x], dtype=np.float32), np.concatenate([x, x], dtype=np.float32))
+    _assert_like_numpy(tflc.stack([1.0, 2.0]), np.stack([1.0, 2.0]))
+    check_grads(lambda t: tflc.concatenate(t, axis=0), x)  # rows of a tensor, then joined
 
 
 def test_a_watched_array_stays_connected_through_compositions():
