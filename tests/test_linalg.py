@@ -526,3 +526,19 @@ def test_a_bad_call_records_nothing():
             with pytest.raises(ValueError):
                 call()
     assert tape.program.equations == []
+
+
+def test_a_watched_array_is_the_source_through_every_composed_op():
+    """The composed ops run their first op on the argument itself, so a watched ndarray (not a
+    copy wrapped in a new Tensor) is what the tape sees."""
+    a = well_conditioned(19, (3, 3))
+    ops = {"dot": lambda x: tflc.dot(x, x), "inner": lambda x: tflc.inner(x, x),
+           "vdot": lambda x: tflc.vdot(x, x), "outer": lambda x: tflc.outer(x, x),
+           "kron": lambda x: tflc.kron(x, x), "cross": lambda x: tflc.cross(x, x[::-1]),
+           "tensordot": lambda x: tflc.tensordot(x, x), "trace": tflc.linalg.trace,
+           "norm": tflc.linalg.norm, "det": tflc.linalg.det, "solve": lambda x: tflc.linalg.solve(x, x)}
+    for name, f in ops.items():
+        with tflc.GradientTape() as tape:
+            tape.watch(a)
+            y = f(a)
+        assert tape.gradient(y, a) is not None, name

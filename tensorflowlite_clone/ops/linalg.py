@@ -478,7 +478,7 @@ def _norm_grad(g, ans, x, axis, keepdims):
 _norm = Primitive(
     "norm", lambda x, axis, keepdims: np.linalg.norm(x, None, axis, keepdims), (_norm_grad,),
     saves="x ans", prepare=_norm_prepare,
-    label=lambda axis, keepdims: ("all" if axis is None else f"axis={axis}")
+    label=lambda axis, keepdims: ("all" if axis is None else f"axis={axis[0] if len(axis) == 1 else axis}")
     + (", keepdims" if keepdims else ""),
     doc="np.linalg.norm(x, ord=None, axis=None, keepdims=False): the 2-norm of vectors, the "
         "Frobenius norm of matrices (over all entries when axis is None). Its gradient at 0 is "
