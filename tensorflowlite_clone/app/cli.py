@@ -507,9 +507,15 @@ def cmd_bench(args):
         check_output(args.json, None, "JSON file")
     progress = None if args.quiet else (lambda cases: tqdm(cases, desc="bench", unit="case",
                                                            leave=False))
-    report = harness.run(sizes=args.sizes, dtypes=args.dtypes, rounds=args.rounds,
-                         threads=args.threads, per_op=not args.no_per_op, progress=progress)
-    print(harness.format_table(report))
+    if args.conv:  # conv2d + max_pool2d at ThreeLayerConvNet size (benchmarks/conv.py)
+        from benchmarks import conv
+        report = conv.run(dtypes=args.dtypes, rounds=args.rounds, threads=args.threads)
+        print(conv.format_table(report))
+    else:
+        report = harness.run(sizes=args.sizes, dtypes=args.dtypes, rounds=args.rounds,
+                             threads=args.threads, per_op=not args.no_per_op,
+                             progress=progress)
+        print(harness.format_table(report))
     if args.json:
         with writing(args.json):
             harness.save_json(report, args.json)
@@ -654,6 +660,8 @@ def build_parser():
     p.add_argument("--json", metavar="FILE", type=path_arg,
                    help="also write the report to this JSON file")
     p.add_argument("--no-per-op", action="store_true", help="skip the per-op overhead measurement")
+    p.add_argument("--conv", action="store_true", help="instead: conv2d + max_pool2d against "
+                   "hand-written NumPy im2col and cs231n's naive loops (benchmarks/conv.py)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_bench)
     return parser

@@ -5,9 +5,9 @@ function composed of them): the package exports it, and the Tensor method or ope
 """
 from ..primitive import Primitive
 from ..tensor import Tensor
-from . import elementwise, linalg, math, reductions, shape
+from . import elementwise, linalg, math, reductions, shape, windows
 
-FAMILIES = (elementwise, reductions, shape, linalg, math)
+FAMILIES = (elementwise, reductions, shape, linalg, math, windows)
 _REFLECTED = {"__add__", "__sub__", "__mul__", "__truediv__", "__matmul__", "__pow__"}
 
 
