@@ -78,7 +78,7 @@ class Tensor:
         """NumPy's functions on Tensors (`np.sum(t)`, `np.mean(t, axis=0)`): the engine's op of
         the same name, so that the call is differentiable; for a function the engine does not
         have, NumPy's own on the values (not differentiable; a trace counts it as a read)."""
-        op = _ops.OPS.get(func.__name__)
+        op = _engine_function(func)
         if op is not None:
             return op(*args, **kwargs)
         if func in _SHAPE_ONLY:  # (these read no value)
@@ -132,6 +132,15 @@ class Tensor:
 
 
 _SHAPE_ONLY = {np.shape, np.ndim, np.size}
+
+
+def _engine_function(func):
+    """The engine's function standing for NumPy's `func`: np.linalg's in tflc.linalg, np.trace
+    there too (tflc.trace is the tracer), the rest under the same name among the ops."""
+    from . import numpy_linalg  # (it imports the ops, which import this module)
+    if func.__module__ == "numpy.linalg" or func is np.trace:
+        return getattr(numpy_linalg, func.__name__, None)
+    return _ops.OPS.get(func.__name__)
 
 
 def _values_of(structure, func):

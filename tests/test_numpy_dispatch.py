@@ -34,3 +34,13 @@ def test_in_a_trace_a_numpy_function_without_an_engine_op_is_a_read():
         for w in ([1.0, 2.0, 3.0], [1.0, 5.0, 9.0]):
             value, g = traced(np.array(w))
             assert value.numpy() == sum(w) * np.median(w)
+
+
+def test_np_linalg_and_np_trace_run_the_engines_versions():
+    a = tflc.Variable(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    with tflc.GradientTape() as tape:
+        y = np.linalg.norm(a) + np.trace(a) + np.linalg.det(a)
+    assert isinstance(y, tflc.Tensor)
+    expected = a.numpy() / np.sqrt(15.0) + np.eye(2) + np.linalg.det(a.numpy()) * np.linalg.inv(
+        a.numpy()).T
+    np.testing.assert_allclose(tape.gradient(y, a).numpy(), expected, rtol=1e-12)
