@@ -9,8 +9,8 @@ Every function takes Tensors, NumPy arrays or numbers, and returns a Tensor. flo
 float32: the constants are Python numbers, which NumPy types weakly.
 
 Kinks: a piecewise function's derivative at a corner is that of the piece outside the open
-interval where it is the identity, as in PyTorch (checked against torch 2.13: relu' (0) = 0,
-leaky_relu'(0) = negative_slope, relu6' (0) = relu6'(6) = 0, hardtanh'(min_val) =
+interval where it is the identity, as in PyTorch (checked against torch 2.13: relu'(0) = 0,
+leaky_relu'(0) = negative_slope, relu6'(0) = relu6'(6) = 0, hardtanh'(min_val) =
 hardtanh'(max_val) = 0, elu'(0) = alpha); jax.nn.relu and jax.nn.relu6 document the same values,
 while jax.nn.leaky_relu and jax.nn.hard_tanh take 1 there.
 """
@@ -36,11 +36,15 @@ sigmoid = _ops.sigmoid      # 1 / (1 + exp(-x)), exact in both tails
 
 def softplus(x: ArrayLike) -> Tensor:
     """log(1 + exp(x)) (jax.nn.softplus, torch.nn.functional.softplus with beta=1), stable in
-    both tails: computed as max(x, 0) + log(1 + exp(-|x|)), so exp never overflows (softplus of
-    1000 is 1000, of -1000 is 0). The derivative is sigmoid(x), 1/2 at 0."""
+    both tails: computed as max(x, 0) + log1p(exp(-|x|)), so exp never overflows (softplus of
+    1000 is 1000) and the far negative tail keeps its digits (softplus(-40) = 4.25e-18, as
+    np.logaddexp(0, x) gives). The derivative is sigmoid(x), 1/2 at 0 (-|x| is written
+    x - 2 max(x, 0), whose derivative at 0 is 1, not abs's 0). (One logaddexp(x, 0) op is as
+    exact but np.logaddexp is several times slower than these ops beyond a few hundred
+    entries.)"""
     positive = _ops.relu(x)
     minus_abs = _ops.subtract(x, 2.0 * positive)  # -|x| = x - 2 max(x, 0)
-    return positive + _ops.log(1.0 + _ops.exp(minus_abs))
+    return positive + _ops.log1p(_ops.exp(minus_abs))
 
 
 def silu(x: ArrayLike) -> Tensor:
@@ -56,25 +60,21 @@ def gelu(x: ArrayLike, approximate: bool = True) -> Tensor:
     """Gaussian error linear unit with jax.nn.gelu's signature and default: `approximate=True`
     is the tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (torch's
     `approximate='tanh'`); `approximate=False` is the exact x Phi(x) = 0.5 x (1 + erf(x/sqrt 2))
-    (torch's default, `approximate='none'`)."""
+    (torch's default, `approximate='none'`, computed the same way)."""
     if not approximate:
-        erf = getattr(_ops, "erf", None)
-        if erf is None:
-            raise NotImplementedError("gelu: approximate=False needs tflc.erf, which this version "
-                                      "does not have yet; use approximate=True (the tanh form)")
-        return _ops.multiply(x, 0.5) * (1.0 + erf(_ops.multiply(x, _SQRT_HALF)))
+        return _ops.multiply(x, 0.5) * (1.0 + _ops.erf(_ops.multiply(x, _SQRT_HALF)))
     inner = _ops.multiply(x, _SQRT_2_OVER_PI) * (1.0 + 0.044715 * _ops.power(x, 2))
     return _ops.multiply(x, 0.5) * (1.0 + _ops.tanh(inner))
 
 
 def elu(x: ArrayLike, alpha: Any = 1.0) -> Tensor:
-    """x where x > 0, else alpha (exp(x) - 1) (jax.nn.elu, torch.nn.functional.elu); the
-    derivative at 0 is alpha, that of the exponential side, as in both. exp only sees the
-    non-positive side (the double-where idiom), so a large x neither overflows nor turns the
-    gradient into 0 * inf = NaN."""
+    """x where x > 0, else alpha (exp(x) - 1) (jax.nn.elu, torch.nn.functional.elu), with expm1
+    (exact near 0); the derivative at 0 is alpha, that of the exponential side, as in both.
+    expm1 only sees the non-positive side (the double-where idiom), so a large x neither
+    overflows nor turns the gradient into 0 * inf = NaN."""
     positive = _ops.greater(x, 0.0)
     negative_side = _ops.where(positive, 0.0, x)
-    return _ops.where(positive, x, alpha * (_ops.exp(negative_side) - 1.0))
+    return _ops.where(positive, x, alpha * _ops.expm1(negative_side))
 
 
 def leaky_relu(x: ArrayLike, negative_slope: Any = 0.01) -> Tensor:
@@ -137,7 +137,7 @@ def logsumexp(x: ArrayLike, axis: int | tuple[int, ...] | None = None,
     its gradient is softmax(x). A slice of only -inf gives -inf, one holding +inf gives +inf
     (the max is replaced by 0 where it is not finite, as jax does)."""
     m = _ops.max(_ops.stop_gradient(x), axis, True)
-    m = _ops.where(_ops.greater(m, -np.inf), _ops.where(_ops.greater(np.inf, m), m, 0.0), 0.0)
+    m = _ops.where(_ops.isfinite(m), m, 0.0)
     total = _ops.log(_ops.sum(_ops.exp(_ops.subtract(x, m)), axis, keepdims))
     return total + (m if keepdims else _ops.reshape(m, total.shape))
 
