@@ -5,10 +5,11 @@ stretched (`unbroadcast`); VJPs are written with operators and `bind`, so the sm
 second derivatives. Integer and boolean results (predicates, logic, bits, integer inputs) carry
 no gradient: a gradient tape never records them.
 
-Conventions where the derivative does not exist, as JAX's (each op's doc says its own):
-abs'(0) = sign(0) = 0; the rounding ops and sign have gradient 0; sqrt'(0) = inf; minimum,
-fmax, fmin and clip split the gradient evenly at ties, as `maximum` does; hypot and arctan2 have
-gradient 0 at the origin.
+Conventions where the derivative does not exist (each op's doc says its own): abs'(0) =
+sign(0) = 0, as PyTorch and TF (JAX takes +1); sign and the rounding ops have gradient 0, as JAX
+and PyTorch (TF: None); sqrt'(0) = inf, as all of them; minimum, fmax, fmin and clip split the
+gradient evenly at ties, as `maximum` does (clip is JAX's minimum(maximum(x, a_min), a_max));
+hypot and arctan2 have gradient 0 at the origin (PyTorch: NaN for hypot, 0 for atan2).
 """
 import math as _math
 from numbers import Number as _Number
@@ -52,7 +53,7 @@ square = Primitive("square", np.square, (lambda g, ans, x: g * (2 * x),), saves=
 sign = Primitive("sign", np.sign, (lambda g, ans, _x: _zeros(g),), saves="",
                  doc="-1, 0 or 1 (NaN for NaN); piecewise constant: gradient 0 everywhere.")
 abs = Primitive("abs", np.abs, (lambda g, ans, x: g * sign.bind(x),), saves="x",
-                method="__abs__", doc="|x|; abs'(0) is taken as sign(0) = 0, as JAX and PyTorch do.")
+                method="__abs__", doc="|x|; abs'(0) is taken as sign(0) = 0, as PyTorch and TF do.")
 absolute = abs  # NumPy's other name for it
 copysign = Primitive("copysign", np.copysign, (
     # |x| with y's sign bit: d/dx = sign(x) * sign(ans) (0 at x = 0, as abs'); y's gradient is 0
@@ -228,7 +229,8 @@ fmax = Primitive("fmax", np.fmax, (
     lambda g, ans, x, y: _unbroadcast(g * _defined(_tie_share(y, x, g.dtype), y, x, g.dtype),
                                       y.shape)),
     BROADCAST_ERROR, saves="x y",
-    doc="Elementwise maximum ignoring NaN (the gradient goes to the number); ties split evenly.")
+    doc="Elementwise maximum ignoring NaN (the gradient goes to the number); ties split "
+        "evenly, as maximum's (JAX gives a tie to x2, PyTorch to x1).")
 fmin = Primitive("fmin", np.fmin, (
     lambda g, ans, x, y: _unbroadcast(g * _defined(_tie_share(y, x, g.dtype), x, y, g.dtype),
                                       x.shape),
@@ -280,7 +282,8 @@ clip = Primitive("clip", _clip_forward, (
     lambda g, ans, x, lo, hi, has_lo, has_hi: _unbroadcast(
         g * _tie_share(_lower(x, lo, has_lo), hi, g.dtype), hi.shape)),
     "cannot broadcast {} with bounds {} and {}", saves="x lo hi", prepare=_clip_args,
-    label=lambda has_lo, has_hi: "" if has_lo and has_hi else "a_min" if has_lo else "a_max",
+    label=lambda has_lo, has_hi: {(True, True): "", (True, False): "a_min only",
+                                  (False, True): "a_max only"}.get((has_lo, has_hi), "no bounds"),
     method="clip",
     doc="np.clip(a, a_min, a_max) = minimum(maximum(a, a_min), a_max), as JAX computes it: the "
         "gradient goes to a where a_min < a < a_max, to a bound where it binds, and is split "
