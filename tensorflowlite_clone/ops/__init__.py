@@ -8,7 +8,8 @@ from ..tensor import Tensor
 from . import elementwise, linalg, math, reductions, shape, windows
 
 FAMILIES = (elementwise, reductions, shape, linalg, math, windows)
-_REFLECTED = {"__add__", "__sub__", "__mul__", "__truediv__", "__matmul__", "__pow__"}
+_REFLECTED = {"__add__", "__sub__", "__mul__", "__truediv__", "__matmul__", "__pow__", "__mod__",
+              "__floordiv__", "__and__", "__or__", "__xor__", "__lshift__", "__rshift__"}
 
 
 def _ops_of(module):
