@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import ops as _ops
+from .primitive import _state
 from .tensor import ArrayLike, Tensor, as_array
 
 __all__ = ["relu", "sigmoid", "softplus", "silu", "gelu", "elu", "leaky_relu", "relu6",
@@ -218,7 +219,8 @@ def dropout(x: ArrayLike, rate: float, rng: np.random.Generator) -> Tensor:
     `rate`; the test-time layer is the identity). `rng` is a numpy.random.Generator
     (np.random.default_rng(seed)), drawn from once per call; rate must be in [0, 1), and 0 is
     the identity (no draw). The gradient is the same mask times the upstream gradient.
-    Under tflc.trace the mask is drawn once and frozen, so pass it in as an argument there."""
+    A replay of tflc.trace would reuse one call's mask, so a traced f that draws one runs
+    eagerly (the trace warns once): a fresh mask every call."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"dropout: rng must be a numpy.random.Generator "
                         f"(np.random.default_rng(seed)), got {type(rng).__name__}")
@@ -229,8 +231,10 @@ def dropout(x: ArrayLike, rate: float, rng: np.random.Generator) -> Tensor:
     shape = np.shape(x)
     if rate == 0:
         return x if isinstance(x, Tensor) else _ops.reshape(x, shape)
+    if _state.tracing is not None:
+        _state.tracing.cannot_replay("draws a dropout mask (tflc.nn.dropout)")
     keep = 1.0 - float(rate)
-    dtype = np.result_type(x)
+    dtype = x.dtype if isinstance(x, (Tensor, np.ndarray)) else np.result_type(x)
     dtype = dtype if dtype.kind in "fc" else np.dtype(np.float64)
     mask = ((rng.random(shape) < keep) / keep).astype(dtype)
     return _ops.multiply(x, mask)

@@ -504,6 +504,17 @@ def test_dropout_rate_zero_is_the_identity():
     np.testing.assert_array_equal(tape.gradient(y, raw).numpy(), [2.0, 2.0, 2.0])
 
 
+def test_dropout_under_a_trace_draws_a_fresh_mask_every_call():
+    rng = np.random.default_rng(5)
+    step = tflc.trace(lambda x: tflc.sum(nn.dropout(x, 0.5, rng)))
+    x = np.ones((4, 5))
+    with pytest.warns(RuntimeWarning, match=r"draws a dropout mask .* runs eagerly"):
+        first = float(step(x)[0])
+    values = [first] + [float(step(x)[0]) for _ in range(9)]
+    assert len(set(values)) > 1  # not one frozen mask
+    assert all(v % 2 == 0 and 0 <= v <= 40 for v in values)  # each kept entry counts 1 / 0.5
+
+
 @pytest.mark.parametrize("rate, error", [(1.0, ValueError), (-0.1, ValueError), (1.5, ValueError),
                                          (float("nan"), ValueError), (True, TypeError),
                                          ("0.5", TypeError), (np.ones(2) * 0.5, TypeError)])
