@@ -210,7 +210,8 @@ class _Plan:
         equations = [program.equations[k] for k in needed]
         lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
         owned = set()  # slots holding an array made here that nothing else shares
-        for k, eq, last in zip(needed, equations, last_uses(equations, keep=results)):
+        # (arguments are never deleted: the caller holds them, and params may read them)
+        for k, eq, last in zip(needed, equations, last_uses(equations, [*results, *arguments])):
             given = program.given[k]
             ins = [f"v{s}" if s is not None else constant(x) for s, x in zip(eq.inputs, given)]
             params = [_param_code(p, f"p{k}_{i}", set(arguments), slot_of, names)

@@ -457,11 +457,9 @@ def test_labels_are_bound_in_a_trace(loss):
     _replays_match(loss)
 
 
-@pytest.mark.xfail(strict=True, raises=UnboundLocalError, reason=(
-    "core bug in the trace's liveness (program.last_uses reads eq.inputs only): the labels "
-    "argument is deleted after its last use as an input (one_hot's reshape) though "
-    "cross_entropy's backward scatter_add still reads it as an index parameter"))
 def test_labels_used_as_input_and_index_in_one_trace():
+    """The compiled step once deleted the labels after their last use as an input, though a
+    backward scatter_add still read them as an index parameter."""
     _replays_match(lambda logits, labels: nn.cross_entropy(logits, labels)
                    + tflc.sum(nn.one_hot(labels, 4) * logits))
 

@@ -258,7 +258,8 @@ def test_the_plan_reads_as_a_program():
     # sum's VJP broadcasts, exp's multiplies by exp(x @ w), matmul's multiplies by w^T
     assert backward.index("# broadcast_to -> (2, 4)") < backward.index("# multiply -> (2, 4)") \
         < backward.index("# transpose -> (4, 3)") < backward.index("# matmul -> (2, 3)")
-    assert "del v0" in forward  # x is not needed for d/dx (the product's VJP reads w)
+    assert "del v2" in forward  # x @ w goes once exp has read it (arguments are never deleted)
+    assert "del v0" not in source and "del v1" not in source
 
 
 def test_a_primitive_name_cannot_break_the_generated_code():
