@@ -855,3 +855,15 @@ def test_the_sweeps_broadcast_is_numpys(g, shape):
     assert out.shape == shape and out.dtype == np.asarray(g).dtype
     if out.size > FILL_LIMIT:
         assert not out.flags.writeable
+
+
+def test_the_where_nan_trap_and_the_double_where_idiom():
+    """As the README's table says: the untaken branch's VJP still runs on its bad input."""
+    x = tflc.Variable(np.array([-1.0, 4.0]))
+    with tflc.GradientTape(persistent=True) as tape, np.errstate(invalid="ignore", divide="ignore"):
+        trap = tflc.sum(tflc.where(x > 0, tflc.sqrt(x), 0.0))
+        safe = tflc.sum(tflc.where(x > 0, tflc.sqrt(tflc.where(x > 0, x, 1.0)), 0.0))
+        g_trap, g_safe = tape.gradient(trap, x).numpy(), tape.gradient(safe, x).numpy()
+    assert trap.numpy() == safe.numpy() == 2.0
+    assert np.isnan(g_trap[0]) and g_trap[1] == 0.25
+    np.testing.assert_array_equal(g_safe, [0.0, 0.25])
