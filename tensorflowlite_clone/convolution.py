@@ -14,7 +14,9 @@ matrix, multiplied by the weights as a (F, C·kh·kw) matrix. Conventions:
   (and torch.amax, JAX, cs231n's fast max_pool_backward_reshape) do; torch's max_pool2d gives it
   all to the first maximum instead. `return_indices=True` returns the first maximum's index, as
   torch does.
-- Max pooling pads with -inf (an integer input with its dtype's minimum), so padding never wins.
+- Max pooling pads with the dtype's lowest finite value (not -inf, which detect_anomaly() would
+  report), so padding never wins: only a window whose own entries are all -inf gives that value
+  instead of -inf.
 - Every function takes Tensors, NumPy arrays or nested lists; float32 stays float32.
 - Bad shapes and arguments are a ValueError or TypeError naming the function and the shapes,
   raised before anything is recorded.
@@ -189,7 +191,8 @@ def max_pool1d(x: ArrayLike, kernel_size: Any, stride: Any = None, padding: Any 
 def max_pool2d(x: ArrayLike, kernel_size: Any, stride: Any = None, padding: Any = 0,
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False):
     """torch.nn.functional.max_pool2d on (N, C, H, W) (or (C, H, W)): the maximum of each
-    window; stride defaults to kernel_size, padding (at most half the dilated kernel) is -inf.
+    window; stride defaults to kernel_size; padding (at most half the dilated kernel) never wins
+    (it is the dtype's lowest finite value: -inf would trip detect_anomaly()).
     Ties split the gradient evenly among the tied maxima (torch gives it to the first).
     `ceil_mode` keeps a last, partial window (one that starts inside the input or the left
     padding); `return_indices` also returns, as an int64 tensor, where each maximum (the first,
@@ -268,7 +271,8 @@ def _max_pool(name, nsp, x, kernel_size, stride, padding, dilation, ceil_mode, r
     x, xs, kernel, stride, dilation, pad, pads, axes, out = _pool_windows(
         name, nsp, x, kernel_size, stride, padding, dilation, ceil_mode)
     dtype = x.dtype
-    lowest = (-np.inf if dtype.kind in "fc" else False if dtype.kind == "b" else
+    # the lowest finite value, not -inf: detect_anomaly() would take an inf for a fault
+    lowest = (np.finfo(dtype).min if dtype.kind in "fc" else False if dtype.kind == "b" else
               np.iinfo(dtype).min)
     windows = _kernel_major(_windows(x, axes, kernel, stride, dilation, pads, lowest), nsp)
     y = _ops.reshape(_ops.max(windows, axis=0), out)

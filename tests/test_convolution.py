@@ -319,6 +319,12 @@ def test_max_pool2d_indices_point_at_the_maxima(kwargs):
 def test_max_pool_pads_with_the_lowest_value():
     x = -1e300 * np.ones((1, 1, 2, 2))
     np.testing.assert_array_equal(cv.max_pool2d(x, 3, 1, 1).numpy(), -1e300)
+    x = tflc.Tensor(_rand(1, 1, 4, 4, dtype=np.float32))
+    with tflc.detect_anomaly():  # the padding is finite: nothing to report
+        with tflc.GradientTape() as tape:
+            tape.watch(x)
+            y = cv.max_pool2d(x, 3, 2, 1)
+        assert tape.gradient(y, x).numpy().sum() == y.size
     ints = np.array([[[[-5, -7], [-9, -6]]]], dtype=np.int32)
     out = cv.max_pool2d(ints, 2, 1, 1)
     assert out.dtype == np.int32
@@ -571,3 +577,21 @@ def test_the_module_exports_what_it_says():
     assert "sliding_window_view" in tflc.ops.OPS and "windows" not in tflc.ops.OPS
     assert set(itertools.chain(cv.__all__)) >= {"conv2d", "max_pool2d", "avg_pool2d",
                                                 "conv_transpose2d"}
+
+
+def test_the_benchmark_agrees_with_its_references_and_tflc_bench_takes_conv(monkeypatch):
+    """benchmarks/conv.py's four implementations compute the same forward pass and gradients
+    (here on a smaller problem; the timing itself is never asserted)."""
+    from benchmarks import conv as bench
+    from tensorflowlite_clone.app.cli import build_parser
+    for key, value in {"C": 2, "H": 8, "W": 6, "F": 3, "K": 3, "pad": 1}.items():
+        monkeypatch.setitem(bench.SIZE, key, value)
+    assert bench.check_agreement() < 1e-12
+    for layers in bench.LAYERS:
+        problem = bench.make_problem_for(layers, np.float64, N=2)
+        hand = bench.make_hand(*problem, layers=layers)()
+        eager = bench.make_eager(*problem, layers=layers)()
+        np.testing.assert_allclose(eager[0].numpy(), hand[0], atol=1e-12)
+        for mine, theirs in zip(eager[1], hand[1]):
+            np.testing.assert_allclose(mine.numpy(), theirs, atol=1e-12)
+    assert build_parser().parse_args(["bench", "--conv"]).conv
