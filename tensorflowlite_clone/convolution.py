@@ -272,7 +272,7 @@ def _max_pool(name, nsp, x, kernel_size, stride, padding, dilation, ceil_mode, r
         name, nsp, x, kernel_size, stride, padding, dilation, ceil_mode)
     dtype = x.dtype
     # the lowest finite value, not -inf: detect_anomaly() would take an inf for a fault
-    lowest = (np.finfo(dtype).min if dtype.kind in "fc" else False if dtype.kind == "b" else
+    lowest = (float(np.finfo(dtype).min) if dtype.kind in "fc" else False if dtype.kind == "b" else
               np.iinfo(dtype).min)
     windows = _kernel_major(_windows(x, axes, kernel, stride, dilation, pads, lowest), nsp)
     y = _ops.reshape(_ops.max(windows, axis=0), out)
