@@ -23,12 +23,28 @@ from typing import Any
 import numpy as np
 
 from . import ops as _ops
+from .convolution import (
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+)
 from .primitive import _state
 from .tensor import ArrayLike, Tensor, as_array
 
 __all__ = ["relu", "sigmoid", "softplus", "silu", "gelu", "elu", "leaky_relu", "relu6",
            "hardtanh", "softmax", "log_softmax", "logsumexp", "one_hot", "cross_entropy",
-           "dropout", "embedding"]
+           "dropout", "embedding", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+           "conv_transpose2d", "conv_transpose3d", "max_pool1d", "max_pool2d", "max_pool3d",
+           "avg_pool1d", "avg_pool2d", "avg_pool3d"]  # (convolution and pooling: convolution.py)
 
 # --- activations ---------------------------------------------------------------------------------
 relu = _ops.relu            # max(x, 0); relu'(0) = 0 (the seed's `(s1 > 0) * ds1`, jax.nn.relu)
