@@ -160,13 +160,7 @@ getitem = Primitive("getitem", lambda x, index: x[index],
 
 # --- dtype and gradient control ------------------------------------------------------------------
 def _dtype(x, dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"cast: {dtype!r} is not a NumPy dtype") from None
-    if dtype.kind not in "biufc":
-        raise TypeError(f"cast: tensors hold booleans or numbers, not {dtype}")
-    return (x,), (dtype,)
+    return (x,), (_reductions._dtype(dtype, "cast"),)
 
 
 cast = Primitive("cast", lambda x, dtype: np.asarray(x, dtype),
