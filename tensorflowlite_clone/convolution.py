@@ -1,8 +1,9 @@
-"""Convolution and pooling with torch.nn.functional's names, signatures and NCHW layout, composed
-of the engine's ops: the sliding windows of the input (`ops.windows`, im2col, whose VJP is the
-col2im scatter-add), then a matrix product, reshapes and transposes, `max` or a mean. Their
-gradients come from the composition, so they are differentiable to any order, trace and draw
-like any other ops, and need no VJP of their own.
+"""Convolution, pooling, unpooling and resampling with torch.nn.functional's names, signatures
+and NCHW layout, composed of the engine's ops: the sliding windows of the input (`ops.windows`,
+im2col, whose VJP is the col2im scatter-add), then a matrix product, reshapes and transposes,
+`max` or a mean; max_unpool a scatter-add along each flattened plane; interpolate integer-array
+indexing (getitem) and the linear weights. Their gradients come from the composition, so they
+are differentiable to any order, trace and draw like any other ops, and need no VJP of their own.
 
     y = conv2d(x, w, b, stride=1, padding=3)     # x (N, C, H, W), w (F, C / groups, kh, kw)
     p = max_pool2d(relu(y), 2)                   # (N, F, H / 2, W / 2)
@@ -14,6 +15,15 @@ matrix, multiplied by the weights as a (F, C·kh·kw) matrix. Conventions:
   (and torch.amax, JAX, cs231n's fast max_pool_backward_reshape) do; torch's max_pool2d gives it
   all to the first maximum instead. `return_indices=True` returns the first maximum's index, as
   torch does.
+- Where several indices of max_unpool name one position (overlapping windows sharing a
+  maximum), the last one's value is kept, as torch's CPU kernel writes them in order, and it
+  gets the position's gradient, the others 0; torch's backward gives each of them the whole
+  gradient, which is not the derivative of its forward.
+- interpolate computes its source indices and weights as torch's CPU kernels do (nearest in
+  float32, linear in the input's float type), so it reads the same entries with the same
+  weights. torch's 1-D and 3-D nearest backward kernels read differently from their forward
+  where a scale_factor other than 1 or 2 keeps or doubles a size; the gradient here is the
+  derivative of the forward there too.
 - Max pooling pads with the dtype's lowest finite value (not -inf, which detect_anomaly() would
   report), so padding never wins: only a window whose own entries are all -inf gives that value
   instead of -inf.
@@ -24,18 +34,21 @@ matrix, multiplied by the weights as a (F, C·kh·kw) matrix. Conventions:
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
 from . import ops as _ops
+from .ops.reductions import _scatter_along
 from .ops.windows import _col2im, _windows
 from .tape import is_int
-from .tensor import ArrayLike, Tensor, as_array
+from .tensor import ArrayLike, Tensor, _read, as_array
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d",
-           "avg_pool2d", "avg_pool3d"]
+           "avg_pool2d", "avg_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+           "interpolate"]
 
 _LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 _KERNELS = {1: "k", 2: "kh, kw", 3: "kd, kh, kw"}
@@ -320,6 +333,227 @@ def _kernel_major(windows, nsp):
     ndim = windows.ndim
     order = tuple(range(ndim - nsp, ndim)) + tuple(range(ndim - nsp))
     return _ops.reshape(_ops.transpose(windows, order), (-1, math.prod(windows.shape[:-nsp])))
+
+
+# --- unpooling ---------------------------------------------------------------------------------
+def max_unpool1d(x: ArrayLike, indices: ArrayLike, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """torch.nn.functional.max_unpool1d on (N, C, L) (or (C, L)); see max_unpool2d."""
+    return _max_unpool("max_unpool1d", 1, x, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(x: ArrayLike, indices: ArrayLike, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """torch.nn.functional.max_unpool2d, max_pool2d's partial inverse: zeros of (N, C, OH, OW)
+    (or (C, OH, OW)) with each entry of x (N, C, H, W) put where its entry of `indices` (max
+    pooling's `return_indices=True`, counted over the flattened OH x OW plane) says. The output
+    is OH = (H - 1) stride - 2 padding + kh (stride defaults to kernel_size), or `output_size`
+    ((OH, OW) or (N, C, OH, OW)), which must lie within a stride of that. Differentiable in x:
+    its gradient gathers g at the indices. Where several entries name one position (overlapping
+    windows sharing a maximum), the last of them is kept, as torch's CPU kernel writes them in
+    order, and gets that position's gradient, the others 0 (torch's backward gives each of them
+    the whole gradient, which is not its forward's derivative)."""
+    return _max_unpool("max_unpool2d", 2, x, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(x: ArrayLike, indices: ArrayLike, kernel_size: Any, stride: Any = None,
+                 padding: Any = 0, output_size: Any = None) -> Tensor:
+    """torch.nn.functional.max_unpool3d on (N, C, D, H, W) (or (C, D, H, W)); see max_unpool2d."""
+    return _max_unpool("max_unpool3d", 3, x, indices, kernel_size, stride, padding, output_size)
+
+
+def _max_unpool(name, nsp, x, indices, kernel_size, stride, padding, output_size):
+    x = _value(x, name)
+    xs = tuple(x.shape)
+    if len(xs) not in (nsp + 1, nsp + 2):
+        raise ValueError(f"{name}: the input must be {nsp + 2}-D {_LAYOUTS[nsp]} or "
+                         f"{nsp + 1}-D without N, got shape {xs}")
+    _read(indices, f"{name}'s indices")  # checked below; a trace of them runs eagerly
+    index = indices._value if isinstance(indices, Tensor) else np.asarray(indices)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be integers (max pooling's return_indices=True), "
+                        f"got {index.dtype}")
+    if index.shape != xs:
+        raise ValueError(f"{name}: indices {index.shape} must have the input's shape {xs}")
+    kernel = _ints(name, "kernel_size", kernel_size, nsp, 1)
+    stride = kernel if stride is None or stride == () else _ints(name, "stride", stride, nsp, 1)
+    pad = _ints(name, "padding", padding, nsp, 0)
+    default = tuple((n - 1) * s + k - 2 * p for n, s, k, p in zip(xs[-nsp:], stride, kernel, pad))
+    if output_size is None:
+        size = default
+    else:
+        given = (output_size,) if is_int(output_size) else output_size
+        if not (isinstance(given, (tuple, list)) and len(given) in (nsp, nsp + 2)
+                and all(map(is_int, given))):
+            raise TypeError(f"{name}: output_size must be {nsp} or {nsp + 2} ints, got "
+                            f"{output_size!r}")
+        size = tuple(map(int, given[-nsp:]))
+        if not all(d - s < n < d + s for n, d, s in zip(size, default, stride)):
+            raise ValueError(f"{name}: output_size {output_size!r} must lie within a stride "
+                             f"{stride} of the default size {default} (exclusive)")
+    if any(n < 0 for n in size):
+        raise ValueError(f"{name}: the input {xs} with kernel {kernel}, stride {stride} and "
+                         f"padding {pad} leaves an output of shape {size}")
+    plane = math.prod(size)
+    if index.size and (index.min() < 0 or index.max() >= plane):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise ValueError(f"{name}: indices must lie in [0, {plane}), the flattened output "
+                         f"plane {size}; got {bad}")
+    lead = xs[:-nsp]
+    flat = lead + (math.prod(xs[-nsp:]),)
+    where = index.reshape(flat)
+    keep = _last_of_each(where)  # None: no index repeats in any plane
+    x = _ops.reshape(x, flat)
+    if keep is not None:  # only the last entry sent to a position counts, as in torch's kernel
+        x = _ops.where(keep, x, x.dtype.type(0))
+    y = _scatter_along(x, where, -1, lead + (plane,), keep is None)
+    return _ops.reshape(y, lead + size)
+
+
+# --- resampling ---------------------------------------------------------------------------------
+_MODES = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def interpolate(x: ArrayLike, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """torch.nn.functional.interpolate on (N, C, L), (N, C, H, W) or (N, C, D, H, W): resized to
+    `size` (an int or one per spatial axis) or by `scale_factor` (the output floor(n · factor)),
+    one of them. Modes: "nearest" (output index i reads floor(i · scale), scale = in / out, or
+    1 / scale_factor when that is given and `recompute_scale_factor` is not; torch's, OpenCV's
+    INTER_NEAREST), "nearest-exact" (floor((i + 0.5) · scale): Pillow's, scikit-image's),
+    "linear" (3-D input), "bilinear" (4-D), "trilinear" (5-D): each axis in turn, the output
+    index i at the source position (i + 0.5) · scale - 0.5 (clamped at 0; an axis whose size
+    does not change is copied), or i · (in - 1) / (out - 1) with `align_corners=True`, between
+    its two neighbours (the last entry repeats past the end). Differentiable in x: getitem with
+    integer index arrays (a source entry read several times adds up its gradients) and the
+    linear weights; float32 stays float32. (`antialias=True`, torch's low-pass filter before
+    downsampling, is not supported.)"""
+    name = "interpolate"
+    x = _value(x, name)
+    xs = tuple(x.shape)
+    if antialias:
+        raise ValueError(f"{name}: antialias=True is not supported")
+    if not isinstance(mode, str) or mode not in _MODES:
+        raise ValueError(f"{name}: mode must be one of {', '.join(map(repr, _MODES))}, got "
+                         f"{mode!r}")
+    if len(xs) not in (3, 4, 5):
+        raise ValueError(f"{name}: the input must be 3-D {_LAYOUTS[1]}, 4-D {_LAYOUTS[2]} or 5-D "
+                         f"{_LAYOUTS[3]}, got shape {xs}")
+    nsp, linear = len(xs) - 2, _MODES[mode]
+    if linear is not None and linear != nsp:
+        raise ValueError(f"{name}: mode {mode!r} needs a {linear + 2}-D input {_LAYOUTS[linear]}, "
+                         f"got shape {xs}")
+    if linear is None and align_corners is not None:
+        raise ValueError(f"{name}: align_corners can only be set with the linear modes (linear, "
+                         f"bilinear, trilinear), not with mode {mode!r}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{name}: give exactly one of size and scale_factor, got size={size!r} "
+                         f"and scale_factor={scale_factor!r}")
+    spatial = xs[2:]
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError(f"{name}: recompute_scale_factor is not meaningful with an explicit "
+                             "size")
+        out, scales = _ints(name, "size", size, nsp, 1), (None,) * nsp
+    else:
+        scales = _factors(name, scale_factor, nsp)
+        out = tuple(math.floor(n * f) for n, f in zip(spatial, scales))
+        if recompute_scale_factor:
+            scales = (None,) * nsp
+        if any(n < 1 for n in out):
+            raise ValueError(f"{name}: scale_factor {scale_factor!r} turns the spatial shape "
+                             f"{spatial} into {out}; every size must be at least 1")
+    y = x
+    if linear is None:
+        for a, (n, m, f) in enumerate(zip(spatial, out, scales)):
+            y = _gather(y, 2 + a, _nearest_index(n, m, f, mode == "nearest-exact", nsp == 2))
+        return y if y is not x else _ops.reshape(x, xs)  # always a recorded result
+    # torch's arithmetic for the weights: float32 for float16 and float32 inputs, else float64;
+    # the weights then in x's float type, so that float32 (and float16) stays so
+    opmath = np.float32 if x.dtype in (np.float16, np.float32) else np.float64
+    wtype = x.dtype if x.dtype.kind == "f" else np.float64
+    for a in reversed(range(nsp)):  # the last axis first: torch's order of the sums
+        n, m = spatial[a], out[a]
+        if n == m:
+            continue  # copied (torch's kernels, whatever the scale_factor)
+        lo, hi, w_lo, w_hi = _linear_weights(n, m, scales[a], bool(align_corners), opmath)
+        shape = (m,) + (1,) * (nsp - 1 - a)
+        y = (_gather(y, 2 + a, lo) * w_lo.astype(wtype).reshape(shape) +
+             _gather(y, 2 + a, hi) * w_hi.astype(wtype).reshape(shape))
+    return y if y is not x else _ops.reshape(x, xs)
+
+
+def _nearest_index(n, m, factor, exact, planar):
+    """torch's nearest source index of each of m outputs along an axis of n entries (float32
+    arithmetic, as its kernel: `floorf(i * scale)`, or `floorf((i + 0.5) * scale)`). Its 2-D
+    "nearest" kernel (`nearest_idx`, `planar`) copies an axis whose size does not change and
+    reads i >> 1 where the size doubles, whatever the scale_factor; its 1-D and 3-D ones do not
+    (checked against torch 2.13's CPU kernels)."""
+    if planar and not exact and m in (n, 2 * n):
+        return np.arange(m) // (m // n)
+    scale = np.float32(1.0 / factor) if factor is not None else np.float32(n) / np.float32(m)
+    if exact:  # (i + 0.5) is a double in torch's code, then floorf rounds it to float
+        source = ((np.arange(m) + 0.5) * np.float64(scale)).astype(np.float32)
+    else:
+        source = np.arange(m, dtype=np.float32) * scale
+    return np.minimum(np.floor(source).astype(np.intp), n - 1)
+
+
+def _linear_weights(n, m, factor, align_corners, dtype):
+    """torch's two source indices and weights for each of m outputs along an axis of n entries
+    (`area_pixel_compute_source_index`, `guard_index_and_lambda`, in the input's float type)."""
+    if align_corners:
+        ratio = dtype(n - 1) / dtype(m - 1) if m > 1 else dtype(0)
+        source = ratio * np.arange(m, dtype=dtype)
+    else:
+        ratio = dtype(1.0 / factor) if factor is not None else dtype(n) / dtype(m)
+        source = np.maximum(ratio * (np.arange(m, dtype=dtype) + dtype(0.5)) - dtype(0.5), 0)
+    lo = np.minimum(np.floor(source).astype(np.intp), n - 1)
+    w_hi = np.clip(source - lo.astype(dtype), 0, 1).astype(dtype)
+    return lo, lo + (lo < n - 1), (1 - w_hi).astype(dtype), w_hi
+
+
+def _gather(x, axis, index):
+    """x's entries at `index` along `axis`: a repeat where `index` repeats each entry equally
+    often (its gradient a reshape and a sum), nothing where it is every entry in order, else
+    getitem with the index array (its gradient adds where an entry was read several times)."""
+    n, m = x.shape[axis], index.size
+    if m == n and np.array_equal(index, np.arange(n)):
+        return x
+    if m % n == 0 and np.array_equal(index, np.arange(n).repeat(m // n)):
+        return _ops.repeat(x, m // n, axis=axis)
+    return _ops.getitem(x, (slice(None),) * axis + (index,))
+
+
+def _last_of_each(index):
+    """A mask of `index` (..., L): False where the position an entry names is named again later
+    along the last axis (torch's kernel writes in order, so the last one stays); None where no
+    position is named twice."""
+    if index.size == 0:
+        return None
+    planes = index.reshape(-1, index.shape[-1]).astype(np.int64)
+    keyed = planes + np.arange(len(planes))[:, None] * (int(planes.max()) + 1)
+    keyed = keyed.ravel()[::-1]  # the last occurrence first
+    _, first = np.unique(keyed, return_index=True)
+    if first.size == keyed.size:
+        return None
+    keep = np.zeros(keyed.size, bool)
+    keep[keyed.size - 1 - first] = True
+    return keep.reshape(index.shape)
+
+
+def _factors(name, scale_factor, n):
+    """scale_factor (a positive number, or n of them) as a tuple of n floats."""
+    values = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * n
+    if not (len(values) == n and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                      for v in values)):
+        raise TypeError(f"{name}: scale_factor must be a number or one per spatial axis ({n}), "
+                        f"got {scale_factor!r}")
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"{name}: scale_factor must be positive and finite, got "
+                         f"{scale_factor!r}")
+    return tuple(map(float, values))
 
 
 # --- arguments ---------------------------------------------------------------------------------

@@ -33,9 +33,13 @@ from .convolution import (
     conv_transpose1d,
     conv_transpose2d,
     conv_transpose3d,
+    interpolate,
     max_pool1d,
     max_pool2d,
     max_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
 )
 from .primitive import _state
 from .tensor import ArrayLike, Tensor, as_array
@@ -44,7 +48,8 @@ __all__ = ["relu", "sigmoid", "softplus", "silu", "gelu", "elu", "leaky_relu", "
            "hardtanh", "softmax", "log_softmax", "logsumexp", "one_hot", "cross_entropy",
            "dropout", "embedding", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
            "conv_transpose2d", "conv_transpose3d", "max_pool1d", "max_pool2d", "max_pool3d",
-           "avg_pool1d", "avg_pool2d", "avg_pool3d"]  # (convolution and pooling: convolution.py)
+           "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_unpool1d", "max_unpool2d",
+           "max_unpool3d", "interpolate"]  # (convolution and pooling: convolution.py)
 
 # --- activations ---------------------------------------------------------------------------------
 relu = _ops.relu            # max(x, 0); relu'(0) = 0 (the seed's `(s1 > 0) * ds1`, jax.nn.relu)

@@ -1,7 +1,8 @@
-"""Convolution and pooling (tensorflowlite_clone.convolution) and the sliding-windows op they are
-composed of (ops/windows.py): forward against direct NumPy loops (and PyTorch when installed),
-gradients against central finite differences in float64 over stride / padding / dilation /
-groups, second derivatives, ties in max pooling, float32 end to end, errors, traces."""
+"""Convolution, pooling, unpooling and resampling (tensorflowlite_clone.convolution) and the
+sliding-windows op they are composed of (ops/windows.py): forward against direct NumPy loops (and
+PyTorch when installed), gradients against central finite differences in float64 over stride /
+padding / dilation / groups / sizes / modes, second derivatives, ties in max pooling, repeated
+indices in unpooling, float32 end to end, errors, traces."""
 import itertools
 
 import numpy as np
@@ -339,7 +340,12 @@ def test_max_pool_pads_with_the_lowest_value():
                                             ceil_mode=True),
     lambda x, w, b: cv.avg_pool2d(x * w[0, 0, 0, 0] + b[0], 3, 2, 1, ceil_mode=True,
                                   count_include_pad=False),
-], ids=["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d"])
+    lambda x, w, b: cv.max_unpool2d(*cv.max_pool2d(x * b[0], 3, 1, 1, return_indices=True), 3,
+                                    1, 1),
+    lambda x, w, b: cv.interpolate(x * b[0], scale_factor=(1.5, 0.7), mode="bilinear"),
+    lambda x, w, b: cv.interpolate(x * b[0], size=(9, 4), mode="nearest-exact"),
+], ids=["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_unpool2d",
+        "interpolate-bilinear", "interpolate-nearest-exact"])
 def test_float32_stays_float32(layer):
     x, w, b = (tflc.Tensor(_rand(*s, dtype=np.float32)) for s in
                ((2, 4, 6, 6), (4, 2, 3, 3), (4,)))
@@ -400,6 +406,65 @@ def test_float32_stays_float32(layer):
     (lambda: cv.avg_pool2d(np.ones((1, 1, 4, 4)), 2, divisor_override=0), ValueError,
      r"avg_pool2d: divisor_override must be a positive integer, got 0"),
     (lambda: cv.conv2d([["a"]], np.ones((4, 3, 3, 3))), TypeError, r"conv2d: cannot make"),
+    # unpooling
+    (lambda: cv.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), int), 2,
+                             output_size=(6, 4)), ValueError,
+     r"max_unpool2d: output_size \(6, 4\) must lie within a stride \(2, 2\) of the default "
+     r"size \(4, 4\)"),
+    (lambda: cv.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), int), 2,
+                             output_size=(1, 4, 4)), TypeError,
+     r"max_unpool2d: output_size must be 2 or 4 ints, got \(1, 4, 4\)"),
+    (lambda: cv.max_unpool2d(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16), 2), ValueError,
+     r"max_unpool2d: indices must lie in \[0, 16\), the flattened output plane \(4, 4\); "
+     r"got 16"),
+    (lambda: cv.max_unpool1d(np.ones((1, 1, 2)), [[[0, -1]]], 2), ValueError,
+     r"max_unpool1d: indices must lie in \[0, 4\), .* got -1"),
+    (lambda: cv.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), 2), TypeError,
+     r"max_unpool2d: indices must be integers .* got float64"),
+    (lambda: cv.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 4), int), 2), ValueError,
+     r"max_unpool2d: indices \(1, 1, 4\) must have the input's shape \(1, 1, 2, 2\)"),
+    (lambda: cv.max_unpool3d(np.ones((2, 2)), np.zeros((2, 2), int), 2), ValueError,
+     r"max_unpool3d: the input must be 5-D \(N, C, D, H, W\) or 4-D without N"),
+    (lambda: cv.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), int), 0), ValueError,
+     r"max_unpool2d: kernel_size must be at least 1, got 0"),
+    (lambda: cv.max_unpool2d(np.ones((1, 1, 1, 1)), np.zeros((1, 1, 1, 1), int), 1,
+                             padding=1), ValueError,
+     r"max_unpool2d: the input \(1, 1, 1, 1\) with kernel \(1, 1\), stride \(1, 1\) and "
+     r"padding \(1, 1\) leaves an output of shape \(-1, -1\)"),
+    # resampling
+    (lambda: cv.interpolate(np.ones((1, 1, 4)), 8, mode="cubic"), ValueError,
+     r"interpolate: mode must be one of 'nearest', 'nearest-exact', 'linear', 'bilinear', "
+     r"'trilinear', got 'cubic'"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4, 4)), 2, mode="bilinear", antialias=True),
+     ValueError, r"interpolate: antialias=True is not supported"),
+    (lambda: cv.interpolate(np.ones((1, 4)), 8), ValueError,
+     r"interpolate: the input must be 3-D \(N, C, L\), 4-D \(N, C, H, W\) or 5-D "
+     r"\(N, C, D, H, W\), got shape \(1, 4\)"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4)), 8, mode="bilinear"), ValueError,
+     r"interpolate: mode 'bilinear' needs a 4-D input \(N, C, H, W\), got shape \(1, 1, 4\)"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4, 4)), 8, align_corners=True), ValueError,
+     r"interpolate: align_corners can only be set with the linear modes .* not with mode "
+     r"'nearest'"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4))), ValueError,
+     r"interpolate: give exactly one of size and scale_factor, got size=None and "
+     r"scale_factor=None"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4)), 8, 2.0), ValueError,
+     r"interpolate: give exactly one of size and scale_factor"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4, 4)), (8, 8, 8)), TypeError,
+     r"interpolate: size must be an int or 2 ints, got \(8, 8, 8\)"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4)), 0), ValueError,
+     r"interpolate: size must be at least 1, got 0"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4)), 8, recompute_scale_factor=True), ValueError,
+     r"interpolate: recompute_scale_factor is not meaningful with an explicit size"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4, 4)), scale_factor=(2.0,)), TypeError,
+     r"interpolate: scale_factor must be a number or one per spatial axis \(2\), got \(2.0,\)"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4)), scale_factor="2"), TypeError,
+     r"interpolate: scale_factor must be a number or one per spatial axis \(1\), got '2'"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4)), scale_factor=-2.0), ValueError,
+     r"interpolate: scale_factor must be positive and finite, got -2.0"),
+    (lambda: cv.interpolate(np.ones((1, 1, 4, 4)), scale_factor=(2, 0.2)), ValueError,
+     r"interpolate: scale_factor \(2, 0.2\) turns the spatial shape \(4, 4\) into \(8, 0\); "
+     r"every size must be at least 1"),
 ])
 def test_errors_name_the_function_and_the_shapes(call, error, message):
     with tflc.GradientTape() as tape:
@@ -595,3 +660,361 @@ def test_the_benchmark_agrees_with_its_references_and_tflc_bench_takes_conv(monk
         for mine, theirs in zip(eager[1], hand[1]):
             np.testing.assert_allclose(mine.numpy(), theirs, atol=1e-12)
     assert build_parser().parse_args(["bench", "--conv"]).conv
+
+
+# --- unpooling: max_unpool -------------------------------------------------------------------------
+def unpool_reference(x, index, size):
+    """Zeros of (*lead, *size), each plane's entry index[..., j] set to x[..., j] in order (the
+    last one written stays, as in torch's kernel)."""
+    nsp = len(size)
+    lead, count = x.shape[:-nsp], int(np.prod(x.shape[-nsp:]))
+    xf, jf = x.reshape(-1, count), index.reshape(-1, count)
+    out = np.zeros((len(xf), int(np.prod(size))), x.dtype)
+    for plane in range(len(xf)):
+        for j in range(count):
+            out[plane, jf[plane, j]] = xf[plane, j]
+    return out.reshape(lead + tuple(size))
+
+
+UNPOOL_CASES = [  # (nsp, input shape, kernel, stride, padding, output_size)
+    (2, (2, 3, 6, 5), 2, None, 0, (6, 5)),
+    (2, (2, 3, 7, 7), 3, 2, 1, None),
+    (2, (2, 3, 7, 6), 3, 2, 1, (2, 3, 7, 6)),     # (N, C, H, W) as torch takes it
+    (2, (3, 6, 6), (2, 3), (2, 1), (1, 1), None),  # (C, H, W)
+    (2, (2, 2, 5, 5), 3, 1, 1, None),              # overlapping windows: indices repeat
+    (1, (2, 3, 9), 3, 2, 1, None),
+    (1, (3, 8), 2, None, 0, 8),                    # (C, L), an int output_size
+    (3, (1, 2, 4, 5, 6), 2, None, 0, (4, 5, 6)),
+    (3, (1, 2, 5, 4, 5), (3, 2, 3), (2, 2, 1), (1, 0, 1), None),
+]
+
+
+def _pooled(nsp, shape, kernel, stride, padding, dtype=np.float64):
+    x = _rand(*shape, dtype=dtype)
+    pool = {1: cv.max_pool1d, 2: cv.max_pool2d, 3: cv.max_pool3d}[nsp]
+    y, index = pool(x, kernel, stride, padding, return_indices=True)
+    return x, y.numpy(), index.numpy()
+
+
+@pytest.mark.parametrize("nsp, shape, kernel, stride, padding, output_size", UNPOOL_CASES,
+                         ids=[f"{c[0]}d-{i}" for i, c in enumerate(UNPOOL_CASES)])
+def test_max_unpool_forward_and_gradients(check_grads, nsp, shape, kernel, stride, padding,
+                                          output_size):
+    unpool = {1: cv.max_unpool1d, 2: cv.max_unpool2d, 3: cv.max_unpool3d}[nsp]
+    x, y, index = _pooled(nsp, shape, kernel, stride, padding)
+    out = unpool(y, index, kernel, stride, padding, output_size)
+    size = out.shape[-nsp:]
+    if output_size is not None:
+        assert size == tuple(np.atleast_1d(output_size)[-nsp:])
+    np.testing.assert_array_equal(out.numpy(), unpool_reference(y, index, size))
+    # the maxima are back where they were, everything else is 0
+    if size == x.shape[-nsp:]:
+        np.testing.assert_array_equal(out.numpy(), np.where(out.numpy() != 0, x, 0))
+    check_grads(lambda y: unpool(y, index, kernel, stride, padding, output_size), y)
+
+
+def test_max_unpool_keeps_the_last_of_repeated_indices_and_gives_it_the_gradient():
+    x = tflc.Tensor(np.array([[[1.0, 2.0, 3.0, 4.0]]]))
+    with tflc.GradientTape() as tape:
+        tape.watch(x)
+        y = cv.max_unpool1d(x, [[[1, 1, 4, 1]]], 3, 1, output_size=(6,))
+    np.testing.assert_array_equal(y.numpy(), [[[0, 4, 0, 0, 3, 0]]])  # torch's CPU kernel's
+    g = np.array([[[10.0, 20, 30, 40, 50, 60]]])
+    np.testing.assert_array_equal(tape.gradient(y, x, output_gradients=g).numpy(),
+                                  [[[0, 0, 50, 20]]])  # torch: [20, 20, 50, 20]
+    # through a pooling whose windows overlap, the value at a shared maximum is exact
+    x = _rand(2, 3, 7, 6)
+    y, index = cv.max_pool2d(x, 3, 1, 1, return_indices=True)
+    out = cv.max_unpool2d(y, index, 3, 1, 1).numpy()
+    picked = out != 0
+    np.testing.assert_array_equal(out[picked], x[picked])
+
+
+def test_max_unpool_takes_tensors_and_int32_indices_and_keeps_dtypes(check_hvp):
+    _, y, index = _pooled(2, (2, 2, 4, 4), 2, None, 0, dtype=np.float32)
+    out = cv.max_unpool2d(tflc.Tensor(y), tflc.Tensor(index.astype(np.int32)), 2)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.numpy(), unpool_reference(y, index, (4, 4)))
+    ints = cv.max_unpool2d((y * 10).astype(np.int32), index, 2)
+    assert ints.dtype == np.int32
+    check_hvp(lambda y: cv.max_unpool2d(y, index, 2) ** 3, y.astype(np.float64))
+
+
+def test_max_unpool_in_a_trace_reads_its_indices_and_runs_eagerly():
+    x = _rand(2, 3, 4, 4)
+    y, index = (a.numpy() for a in cv.max_pool2d(x, 2, return_indices=True))
+    step = tflc.trace(lambda y, index: tflc.sum(cv.max_unpool2d(y, index, 2) ** 2))
+    with pytest.warns(RuntimeWarning, match="max_unpool2d's indices"):
+        value, grad = step(y, index)
+    np.testing.assert_allclose(float(value), np.sum(y ** 2), rtol=1e-12)
+    np.testing.assert_array_equal(grad.numpy(), 2 * y)
+
+
+def test_max_unpool_undoes_max_pool_as_pytorch_does():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    for nsp, shape, kernel, stride, padding, output_size in UNPOOL_CASES:
+        pool, unpool = getattr(F, f"max_pool{nsp}d"), getattr(F, f"max_unpool{nsp}d")
+        x = _rand(*shape)
+        y, index = pool(torch.tensor(x), kernel, stride, padding, return_indices=True)
+        ours_y, ours_index = getattr(cv, f"max_pool{nsp}d")(x, kernel, stride, padding,
+                                                           return_indices=True)
+        np.testing.assert_array_equal(ours_index.numpy(), index.numpy())
+        leaf = y.detach().requires_grad_()
+        expected = unpool(leaf, index, kernel, stride, padding,
+                          (output_size,) if isinstance(output_size, int) else output_size)
+        g = _rand(*expected.shape)
+        (expected * torch.tensor(g)).sum().backward()
+        t = tflc.Tensor(ours_y.numpy())
+        with tflc.GradientTape() as tape:
+            tape.watch(t)
+            out = getattr(cv, f"max_unpool{nsp}d")(t, ours_index, kernel, stride, padding,
+                                                   output_size)
+        np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())  # bit for bit
+        grad = tape.gradient(out, t, output_gradients=g).numpy()
+        flat = index.numpy().reshape(-1, int(np.prod(index.shape[-nsp:])))
+        if all(len(np.unique(row)) == row.size for row in flat):  # (else see the test above)
+            np.testing.assert_array_equal(grad, leaf.grad.numpy())
+
+
+# --- resampling: interpolate -----------------------------------------------------------------------
+def _source(i, n, m, mode, align_corners, factor):
+    """Where output entry i of m reads along an axis of n: [(source index, weight), ...],
+    torch's formulas written out (nearest's scale in float32, as torch's kernels)."""
+    if mode in ("nearest", "nearest-exact"):
+        scale = np.float32(n) / np.float32(m) if factor is None else np.float32(1 / factor)
+        at = np.float32(i + 0.5 if mode == "nearest-exact" else i) * scale
+        return [(min(int(np.floor(at)), n - 1), 1.0)]
+    if n == m:
+        return [(i, 1.0)]
+    if align_corners:
+        at = i * (n - 1) / (m - 1) if m > 1 else 0.0
+    else:
+        at = max((i + 0.5) * (n / m if factor is None else 1 / factor) - 0.5, 0.0)
+    lo = min(int(np.floor(at)), n - 1)
+    frac = min(max(at - lo, 0.0), 1.0)
+    return [(lo, 1 - frac), (min(lo + 1, n - 1), frac)]
+
+
+def interpolate_reference(x, size, mode, align_corners=False, factors=None, planar_nearest=True):
+    """A direct loop over the output entries, each the weighted sum over the corners of its
+    cell."""
+    nsp = x.ndim - 2
+    factors = (None,) * nsp if factors is None else factors
+    out = np.zeros(x.shape[:2] + tuple(size))
+    for pos in np.ndindex(*size):
+        reads = []
+        for i, n, m, f in zip(pos, x.shape[2:], size, factors):
+            if mode == "nearest" and nsp == 2 and planar_nearest and m in (n, 2 * n):
+                reads.append([(i * n // m, 1.0)])  # torch's 2-D nearest kernel: a copy, i >> 1
+            else:
+                reads.append(_source(i, n, m, mode, align_corners, f))
+        for corner in itertools.product(*reads):
+            weight = np.prod([w for _, w in corner])
+            out[(slice(None), slice(None)) + pos] += weight * x[(slice(None), slice(None)) +
+                                                                tuple(j for j, _ in corner)]
+    return out
+
+
+def test_interpolate_known_values():
+    a = np.array([[[[1.0, 2.0], [4.0, 5.0]]]])  # torch's documented examples
+    np.testing.assert_allclose(cv.interpolate(a, scale_factor=2, mode="bilinear").numpy()[0, 0],
+                               [[1.0, 1.25, 1.75, 2.0], [1.75, 2.0, 2.5, 2.75],
+                                [3.25, 3.5, 4.0, 4.25], [4.0, 4.25, 4.75, 5.0]])
+    np.testing.assert_allclose(
+        cv.interpolate(a, size=4, mode="bilinear", align_corners=True).numpy()[0, 0],
+        [[1.0, 4 / 3, 5 / 3, 2.0], [2.0, 7 / 3, 8 / 3, 3.0], [3.0, 10 / 3, 11 / 3, 4.0],
+         [4.0, 13 / 3, 14 / 3, 5.0]], rtol=1e-15)
+    np.testing.assert_array_equal(cv.interpolate(a, scale_factor=2).numpy()[0, 0],
+                                  a[0, 0].repeat(2, 0).repeat(2, 1))
+    r = np.arange(5.0).reshape(1, 1, 5)
+    np.testing.assert_array_equal(cv.interpolate(r, 3).numpy(), [[[0, 1, 3]]])  # floor(i 5/3)
+    np.testing.assert_array_equal(cv.interpolate(r, 3, mode="nearest-exact").numpy(),
+                                  [[[0, 2, 4]]])                             # floor((i + ½) 5/3)
+    np.testing.assert_allclose(cv.interpolate(r, 3, mode="linear").numpy(), [[[1 / 3, 2, 11 / 3]]])
+    # 1-D and 3-D "nearest" read at floor(i / scale_factor), even where that keeps the size
+    np.testing.assert_array_equal(cv.interpolate(r, scale_factor=1.1).numpy(), [[[0, 0, 1, 2, 3]]])
+    np.testing.assert_array_equal(cv.interpolate(r, scale_factor=2.1).numpy()[0, 0, :4],
+                                  [0, 0, 0, 1])
+    # torch's 2-D kernel copies an axis whose size stays, and reads i >> 1 where it doubles
+    plane = np.arange(5.0).reshape(1, 1, 1, 5)
+    np.testing.assert_array_equal(cv.interpolate(plane, scale_factor=(1, 1.1)).numpy(), plane)
+    np.testing.assert_array_equal(cv.interpolate(plane, scale_factor=(1, 2.1)).numpy(),
+                                  plane.repeat(2, axis=-1))
+    # linear copies an axis whose size stays, whatever the scale_factor
+    np.testing.assert_array_equal(cv.interpolate(r, scale_factor=1.1, mode="linear").numpy(), r)
+    # recompute_scale_factor: the scale from the sizes (4 -> 6), not 1 / 1.7
+    np.testing.assert_allclose(
+        cv.interpolate(np.arange(4.0).reshape(1, 1, 4), scale_factor=1.7, mode="linear",
+                       recompute_scale_factor=True).numpy(),
+        [[[0, 0.5, 7 / 6, 11 / 6, 2.5, 3]]])
+
+
+INTERPOLATE_CASES = [
+    dict(size=(7, 5), mode="nearest"),
+    dict(size=(3, 2), mode="nearest"),
+    dict(scale_factor=(1.7, 0.6), mode="nearest"),
+    dict(scale_factor=2, mode="nearest"),
+    dict(size=(7, 3), mode="nearest-exact"),
+    dict(scale_factor=(0.8, 2.3), mode="nearest-exact"),
+    dict(size=(7, 5), mode="bilinear"),
+    dict(size=(3, 2), mode="bilinear"),
+    dict(size=(7, 1), mode="bilinear", align_corners=True),
+    dict(size=(3, 9), mode="bilinear", align_corners=True),
+    dict(scale_factor=(1.7, 0.6), mode="bilinear"),
+    dict(scale_factor=(1.7, 0.6), mode="bilinear", recompute_scale_factor=True),
+]
+
+
+@pytest.mark.parametrize("kwargs", INTERPOLATE_CASES, ids=str)
+def test_interpolate2d_forward_and_gradients(check_grads, kwargs):
+    x = _rand(2, 3, 5, 4)
+    factors = None
+    if "scale_factor" in kwargs:
+        factors = cv._factors("interpolate", kwargs["scale_factor"], 2)
+        size = tuple(int(np.floor(n * f)) for n, f in zip(x.shape[2:], factors))
+        if kwargs.get("recompute_scale_factor"):
+            factors = None
+    else:
+        size = kwargs["size"]
+    out = cv.interpolate(x, **kwargs)
+    assert out.shape == x.shape[:2] + size
+    np.testing.assert_allclose(out.numpy(), interpolate_reference(
+        x, size, kwargs["mode"], kwargs.get("align_corners", False), factors), atol=1e-12)
+    check_grads(lambda x: cv.interpolate(x, **kwargs), x)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(size=11, mode="linear"),
+    dict(size=4, mode="linear", align_corners=True),
+    dict(scale_factor=1.3, mode="nearest"),
+    dict(size=12, mode="nearest"),
+], ids=str)
+def test_interpolate1d_forward_and_gradients(check_grads, kwargs):
+    x = _rand(2, 3, 6)
+    out = cv.interpolate(x, **kwargs)
+    size = out.shape[2:]
+    factors = None if "size" in kwargs else (kwargs["scale_factor"],)
+    np.testing.assert_allclose(out.numpy(), interpolate_reference(
+        x, size, kwargs["mode"], kwargs.get("align_corners", False), factors), atol=1e-12)
+    check_grads(lambda x: cv.interpolate(x, **kwargs), x)
+
+
+def test_interpolate3d_forward_and_gradients(check_grads, check_hvp):
+    x = _rand(1, 2, 3, 4, 2)
+    for kwargs in [dict(size=(5, 2, 3), mode="trilinear"),
+                   dict(size=(2, 6, 3), mode="trilinear", align_corners=True),
+                   dict(size=(6, 3, 4), mode="nearest")]:
+        out = cv.interpolate(x, **kwargs)
+        np.testing.assert_allclose(out.numpy(), interpolate_reference(
+            x, kwargs["size"], kwargs["mode"], kwargs.get("align_corners", False)), atol=1e-12)
+        check_grads(lambda x, kwargs=kwargs: cv.interpolate(x, **kwargs), x)
+    check_hvp(lambda x: cv.interpolate(x, size=(4, 3, 3), mode="trilinear") ** 2, x)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 3), st.data())
+def test_interpolate_over_drawn_sizes(nsp, data):
+    sizes = tuple(data.draw(st.lists(st.integers(1, 6), min_size=nsp, max_size=nsp)))
+    out = tuple(data.draw(st.lists(st.integers(1, 9), min_size=nsp, max_size=nsp)))
+    mode = data.draw(st.sampled_from(["nearest", "nearest-exact",
+                                      ("linear", "bilinear", "trilinear")[nsp - 1]]))
+    align = data.draw(st.booleans()) if mode not in ("nearest", "nearest-exact") else None
+    x = _rand(2, 2, *sizes)
+    got = cv.interpolate(x, out, mode=mode, align_corners=align)
+    np.testing.assert_allclose(got.numpy(), interpolate_reference(x, out, mode, bool(align)),
+                               atol=1e-12)
+    if all(m % n == 0 for n, m in zip(sizes, out)) and mode == "nearest":  # whole multiples
+        expected = x
+        for a, (n, m) in enumerate(zip(sizes, out)):
+            expected = expected.repeat(m // n, axis=2 + a)
+        np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_interpolate_in_a_trace_replays_and_tflc_nn_exports_it():
+    params = {"w": _rand(3, 2, 3, 3)}
+    x = _rand(2, 2, 5, 4)
+
+    def loss(params, x):
+        h = cv.interpolate(tflc.nn.relu(x), scale_factor=1.5, mode="bilinear")
+        return tflc.sum(cv.interpolate(cv.conv2d(h, params["w"], padding=1), size=(3, 3)) ** 2)
+
+    with tflc.GradientTape() as tape:
+        w = {"w": tflc.Variable(params["w"])}
+        eager_loss = loss(w, x)
+    eager = tape.gradient(eager_loss, w)
+    step = tflc.trace(loss)
+    for _ in range(3):
+        value, grads = step(params, x)
+        np.testing.assert_allclose(float(value), float(eager_loss), rtol=1e-12)
+        np.testing.assert_allclose(grads["w"].numpy(), eager["w"].numpy(), rtol=1e-10)
+    for name in ("interpolate", "max_unpool1d", "max_unpool2d", "max_unpool3d"):
+        assert getattr(tflc.nn, name) is getattr(cv, name) and name in tflc.nn.__all__
+
+
+def test_interpolate_against_pytorch():
+    """Drawn shapes, sizes, scale factors and modes in float64 and float32: the same values and
+    gradients as torch's CPU kernels (which its float32 forward matches to rounding)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    checked = 0
+    while checked < 120:
+        nsp = int(rng.integers(1, 4))
+        shape = (2, 2) + tuple(int(n) for n in rng.integers(1, 7, nsp))
+        dtype = (np.float32, np.float64)[checked % 2]
+        mode = ("nearest", "nearest-exact", ("linear", "bilinear", "trilinear")[nsp - 1])[
+            int(rng.integers(3))]
+        kwargs = {}
+        if rng.random() < 0.5:
+            kwargs["size"] = tuple(int(n) for n in rng.integers(1, 11, nsp))
+        else:
+            kwargs["scale_factor"] = tuple(float(np.round(rng.uniform(0.3, 3.2), 2))
+                                           for _ in range(nsp))
+            if any(n * f < 1 for n, f in zip(shape[2:], kwargs["scale_factor"])):
+                continue
+            if rng.random() < 0.3:
+                kwargs["recompute_scale_factor"] = True
+            elif mode == "nearest" and nsp != 2 and any(
+                    np.floor(n * f) in (n, 2 * n) and f not in (1, 2)
+                    for n, f in zip(shape[2:], kwargs["scale_factor"])):
+                continue  # torch's backward reads otherwise than its forward: the next test
+        if mode not in ("nearest", "nearest-exact") and rng.random() < 0.5:
+            kwargs["align_corners"] = True
+        checked += 1
+        x = rng.standard_normal(shape).astype(dtype)
+        leaf = torch.tensor(x, requires_grad=True)
+        expected = torch.nn.functional.interpolate(leaf, mode=mode, **kwargs)
+        g = rng.standard_normal(expected.shape).astype(dtype)
+        (expected * torch.tensor(g)).sum().backward()
+        t = tflc.Tensor(x)
+        with tflc.GradientTape() as tape:
+            tape.watch(t)
+            out = cv.interpolate(t, mode=mode, **kwargs)
+        grad = tape.gradient(out, t, output_gradients=g)
+        assert out.dtype == grad.dtype == dtype
+        atol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), atol=atol, rtol=0,
+                                   err_msg=f"{shape} {mode} {kwargs}")
+        np.testing.assert_allclose(grad.numpy(), leaf.grad.numpy(), atol=10 * atol, rtol=0,
+                                   err_msg=f"{shape} {mode} {kwargs}")
+
+
+def test_interpolate_nearest_gradient_is_its_forwards_where_torchs_is_not(check_grads):
+    """torch's 1-D nearest forward reads floor(i / 1.1) = [0, 0, 1, 2, 3] from 5 entries, but its
+    backward sends the gradient back as if it had read [0, 1, 2, 3, 4]; the gradient here is the
+    forward's derivative (checked against finite differences)."""
+    x = _rand(1, 2, 5)
+    out = cv.interpolate(x, scale_factor=1.1)
+    np.testing.assert_array_equal(out.numpy(), x[..., [0, 0, 1, 2, 3]])
+    check_grads(lambda x: cv.interpolate(x, scale_factor=1.1), x)
+    t = tflc.Tensor(x)
+    with tflc.GradientTape() as tape:
+        tape.watch(t)
+        y = cv.interpolate(t, scale_factor=1.1)
+    np.testing.assert_array_equal(tape.gradient(y, t).numpy()[0, 0], [2, 1, 1, 1, 0])
+    torch = pytest.importorskip("torch")
+    leaf = torch.tensor(x, requires_grad=True)
+    expected = torch.nn.functional.interpolate(leaf, scale_factor=1.1)
+    np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
+    expected.backward(torch.ones_like(expected))
+    np.testing.assert_array_equal(leaf.grad.numpy()[0, 0], [1, 1, 1, 1, 1])  # torch's
