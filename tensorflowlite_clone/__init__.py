@@ -17,6 +17,7 @@ from .functional import ForwardAccumulator, hessian, hvp, jacobian, jvp
 from .tracing import trace
 from . import numpy_linalg as linalg  # noqa: F401  (tflc.linalg, np.linalg's functions)
 from . import nn  # noqa: F401  (tflc.nn, the neural-network functions)
+from . import gradcheck  # noqa: F401  (tflc.gradcheck: rel_error, numerical_gradient, ...)
 
 __version__ = "0.1.0"
 
