@@ -372,3 +372,16 @@ def test_fit_hooks_evaluate_first_on_step_lines_and_a_continued_history(capsys):
     assert history["val_acc_history"] == [0.0, 0.01, 0.03, 0.04]
     assert seen == [(0, True), (1, True), (2, False), (3, True), (4, True)]
     assert capsys.readouterr().out == "step 0\nstep 1\nstep 3\nstep 4\n"
+
+
+def test_a_decay_without_a_learning_rate_to_decay_is_named():
+    def no_rate(w, dw, config=None):
+        return w - dw, {} if config is None else config
+
+    model = Dial(labels={k: 0 for k in range(-8, 8)})
+    Solver(model, dial_data(), update_rule=no_rate, batch_size=4, num_epochs=2,
+           verbose=False).train()  # lr_decay 1: nothing to decay, nothing to complain about
+    with pytest.raises(ValueError, match="lr_decay=0.5 needs a learning_rate in the optim config "
+                                         "of w, and the update rule set none"):
+        Solver(model, dial_data(), update_rule=no_rate, batch_size=4, num_epochs=2,
+               lr_decay=0.5, verbose=False).train()
