@@ -13,12 +13,14 @@ no backward pass here: the tape derives it. The models' autodiff paths compose t
 What is not differentiated is done in NumPy, exactly as layers.py does it: dropout's mask (the
 same draws from NumPy's global generator, so both paths give the same numbers) and batchnorm's
 running averages (stored back into bn_param in train mode; test mode normalises with them, as
-constants). Those side effects happen when the function runs, so under `tflc.trace` (which
-replays recorded ops) they would not repeat: call these eagerly.
+constants). A replay of `tflc.trace` could redo neither, so a traced function that calls them
+runs eagerly (the trace warns once): train-mode batchnorm reads its input's values, and dropout
+tells the trace it draws a mask, as tflc.nn.dropout does.
 """
 import numpy as np
 
 import tensorflowlite_clone as tflc
+from tensorflowlite_clone.primitive import _state
 
 from ._checks import check_labels
 
@@ -106,6 +108,8 @@ def dropout(x, dropout_param):
     x = tflc.Tensor(x) if not isinstance(x, tflc.Tensor) else x
     if mode == "test":
         return x
+    if _state.tracing is not None:  # a replay would reuse this call's mask (tflc.nn.dropout's hook)
+        _state.tracing.cannot_replay("draws a dropout mask (models.engine_layers.dropout)")
     mask = (np.random.rand(*x.shape) < p) / p
     out = x * mask  # in the promoted dtype, as NumPy's x * mask; then back to x's
     return out if out.dtype == x.dtype else tflc.cast(out, x.dtype)
