@@ -61,7 +61,7 @@ DIGITS_SETTINGS = {
     "model": {"hidden_dims": [128, 64], "normalization": "batchnorm", "dropout_keep_ratio": 0.8,
               "weight_scale": 5e-2, "reg": 1e-3, "dtype": "float64"},
     "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3}, "lr_decay": 0.9,
-               "batch_size": 50, "num_epochs": 20},
+               "batch_size": 50, "num_epochs": 30},
 }
 
 # cs231n's settings for CIFAR-10 (3072 inputs, 10 classes), from the BatchNormalization notebook
