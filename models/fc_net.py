@@ -57,7 +57,7 @@ METHODS = ("autodiff", "manual")
 # Solver settings for FullyConnectedNet(input_dim=64, num_classes=10, **DIGITS_SETTINGS["model"])
 # on tensorflowlite_clone.app.data.load("digits", seed=0), batch normalisation and dropout: after
 # np.random.seed(s) for s = 0..4 the test accuracy is 178, 178, 177, 178, 177 of the 180 images
-# (>= 97.5% asks for 176), about 2 s each on one core. Seeds 5..9 give 175 to 178: the last two
+# (>= 97.5% asks for 176), about 2 s each on one core. Seeds 5..9 give 177, 176, 175, 176, 177: the last two
 # or three test images are where the seeds differ.
 DIGITS_SETTINGS = {
     "model": {"hidden_dims": [128, 64], "normalization": "batchnorm", "dropout_keep_ratio": 0.8,
