@@ -77,22 +77,27 @@ def feature_filters(feature_dim=1536):
     return filters, biases
 
 
+def cell_features(cells, feature_dim=1536):
+    """The features (m, feature_dim // 3) of single 8x8 digits `cells` (m, 8, 8) in [0, 1]."""
+    cells = np.asarray(cells, dtype=np.float64)
+    filters, biases = feature_filters(feature_dim)
+    K, m = len(filters), cells.shape[0]
+    padded = np.pad(cells, ((0, 0), (1, 1), (1, 1)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(1, 2))  # (m, 8, 8, 3, 3)
+    maps = windows.reshape(-1, 9) @ filters.reshape(K, 9).T + biases  # (m * 8 * 8, K)
+    maps = np.maximum(maps, 0).reshape(m, 4, 2, 4, 2, K)
+    return maps.mean(axis=(2, 4)).transpose(0, 3, 1, 2).reshape(m, -1)  # (m, K, 4, 4) flattened
+
+
 def strip_features(images, feature_dim=1536, dtype=np.float32):
-    """The features (n, feature_dim) of strips `images` (n, 8, 24), pixels in [0, 1]."""
+    """The features (n, feature_dim) of strips `images` (n, 8, 24), pixels in [0, 1]: the three
+    cells' `cell_features`, concatenated left to right."""
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 3 or images.shape[1:] != (8, 8 * DIGITS_PER_STRIP):
         raise ValueError(f"images must have shape (n, 8, {8 * DIGITS_PER_STRIP}), got {images.shape}")
-    filters, biases = feature_filters(feature_dim)
     n = images.shape[0]
-    # (n, 8, 3, 8) -> (n, 3, 8, 8): the k-th 8x8 cell of every strip
-    cells = images.reshape(n, 8, DIGITS_PER_STRIP, 8).transpose(0, 2, 1, 3)
-    padded = np.pad(cells, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))  # (n, 3, 8, 8, 3, 3)
-    K = len(filters)
-    maps = windows.reshape(-1, 9) @ filters.reshape(K, 9).T + biases  # (n * 3 * 8 * 8, K)
-    maps = np.maximum(maps, 0).reshape(n, DIGITS_PER_STRIP, 4, 2, 4, 2, K)
-    pooled = maps.mean(axis=(3, 5)).transpose(0, 1, 4, 2, 3)  # (n, 3, K, 4, 4)
-    return pooled.reshape(n, -1).astype(dtype)
+    cells = images.reshape(n, 8, DIGITS_PER_STRIP, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
+    return cell_features(cells, feature_dim).reshape(n, -1).astype(dtype)
 
 
 def caption_of(labels):
@@ -118,7 +123,7 @@ def _shifted(images, rng, jitter):
 
 
 def load_digit_captions(num_train=3000, num_val=300, num_test=500, seed=0, feature_dim=1536,
-                        jitter=1, dtype=np.float32):
+                        jitter=0, dtype=np.float32):
     """The digit-strip captioning data (see the module docstring) as cs231n's data dict.
 
     num_train, num_val, num_test: strips per split (each with one caption); seed: the digit
@@ -137,18 +142,23 @@ def load_digit_captions(num_train=3000, num_val=300, num_test=500, seed=0, featu
     images, labels = _digits()
     n_val, n_test = _split_sizes(len(labels), 0.1, 0.1)  # load("digits")'s split, index for index
     pools = dict(zip(SPLITS, _stratified_split(labels, n_val, n_test, seed)))
+    digit_features = cell_features(images, feature_dim)  # once per digit: a strip's are its cells'
     rng = np.random.default_rng(seed)
     data = {"idx_to_word": list(IDX_TO_WORD), "word_to_idx": dict(WORD_TO_IDX)}
     for split in SPLITS:
         pool = pools[split]
-        digit_idxs = pool[rng.integers(len(pool), size=(sizes[split], DIGITS_PER_STRIP))]
+        n = sizes[split]
+        digit_idxs = pool[rng.integers(len(pool), size=(n, DIGITS_PER_STRIP))]
         cells = images[digit_idxs]  # (n, 3, 8, 8)
         if split == "train" and jitter:
             cells = _shifted(cells.reshape(-1, 8, 8), rng, jitter).reshape(cells.shape)
-        strips = cells.transpose(0, 2, 1, 3).reshape(-1, 8, 8 * DIGITS_PER_STRIP)
+            features = cell_features(cells.reshape(-1, 8, 8), feature_dim).reshape(n, -1)
+        else:
+            features = digit_features[digit_idxs].reshape(n, -1)
         data[f"{split}_captions"] = caption_of(labels[digit_idxs])
-        data[f"{split}_image_idxs"] = np.arange(sizes[split])
-        data[f"{split}_features"] = strip_features(strips, feature_dim, dtype)
+        data[f"{split}_image_idxs"] = np.arange(n)
+        data[f"{split}_features"] = features.astype(dtype)
+        strips = cells.transpose(0, 2, 1, 3).reshape(n, 8, 8 * DIGITS_PER_STRIP)
         data[f"{split}_images"] = strips
         data[f"{split}_digit_idxs"] = digit_idxs
     return data
