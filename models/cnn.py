@@ -32,8 +32,9 @@ Three independent computations of the gradients, which the tests show equal:
   models/layer_utils.py, conv_relu_pool_forward_naive / affine_relu_forward / affine_forward and
   their backwards. The *naive* conv and pool layers are used on purpose: the fast ones take their
   backward pass from the engine's tape, so "manual == autodiff" would partly compare the engine
-  with itself. The naive layers loop over output positions; that is fast enough for checks
-  (CIFAR's 50-image sanity batch takes about a second), and training uses "autodiff";
+  with itself. The naive layers loop over output positions: about 3x slower than the tape (a
+  CIFAR-sized batch of 50 with the default net, loss and gradients: 0.20 s by hand, 0.06 s on the
+  tape, CPU time with one BLAS thread), fine for checks; training uses "autodiff";
 - `hand_derived_gradients`: the single hand-derived layers of models/layers.py, with the
   gradients of every named intermediate too, for `tensorflowlite_clone.gradcheck.compare_gradients`.
 
@@ -63,16 +64,17 @@ from .softmax import named
 __all__ = ["ThreeLayerConvNet", "layer_groups", "DIGITS_SETTINGS", "CIFAR_SETTINGS"]
 
 #: Settings that train the net on the bundled 8x8 digits (`tensorflowlite_clone.app.data.load(
-#: "digits", seed=0)`, images `X.reshape(-1, 1, 8, 8)`) to at least 98% test accuracy from
-#: `np.random.seed(s)` for each s in 0..4 (tests/test_cnn.py checks one seed; the module's
-#: report records all five), in a few seconds:
+#: "digits", seed=0)`, images `X.reshape(-1, 1, 8, 8)`) to at least 98% test accuracy (177 of
+#: the 180 test images) from `np.random.seed(s)` for each s in 0..4: 178, 178, 178, 177, 177
+#: (the same in float64; tests/test_cnn.py checks seed 0). That is this net's level, not a
+#: margin: seeds 5..9 give 178, 176, 178, 176, 177. About 5 s of CPU on one BLAS thread.
 #:     model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_classes=10, **DIGITS_SETTINGS["model"])
 #:     Solver(model, data, **DIGITS_SETTINGS["solver"], verbose=False).train()
 DIGITS_SETTINGS = {
-    "model": {"num_filters": 64, "filter_size": 5, "hidden_dim": 200, "weight_scale": 5e-2,
-              "reg": 3e-3, "dtype": "float32"},
-    "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 3e-3}, "lr_decay": 0.92,
-               "batch_size": 50, "num_epochs": 30},
+    "model": {"num_filters": 64, "filter_size": 7, "hidden_dim": 200, "weight_scale": 0.1,
+              "reg": 1e-3, "dtype": "float32"},
+    "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 3e-3}, "lr_decay": 0.9,
+               "batch_size": 50, "num_epochs": 25},
 }
 
 #: cs231n's ConvolutionalNetworks notebook, "Train the net" on CIFAR-10 (one epoch, above 40%
