@@ -42,7 +42,14 @@ Max pooling after a ReLU has ties: a window whose four inputs are all <= 0 has t
 times. layers.max_pool_backward_naive sends that window's gradient to the first entry, the
 engine splits it evenly (and a central difference sees 1/2): the gradients of "pool1.x" differ
 there, yet every parameter's gradient is the same, because the ReLU's mask zeroes them all. So
-compare "pool1.x" on inputs where every window has a positive entry.
+compare "pool1.x" on inputs where every window has a positive entry. (For the same reason the
+first ReLU's mask is 1 wherever the pool sends a gradient, except at those tied zeros: a
+derivation that forgets it gets the same numbers there.)
+
+Drawing: `viz.draw_graph(tape, loss, inputs={"X": X, "y": y})` on a persistent tape around
+`forward_tensors` shows the engine's ops (the convolution as reshape / matmul / transpose / add,
+the pool as windows / max) with the intermediates' names; `collapse=layer_groups(tensors)` draws
+the convolution and the pool as one box each.
 
 Input checks: X must be a 4-D array (N, C, H, W) of real numbers matching `input_dim`; y must
 be N integer labels in 0..num_classes-1 (and N >= 1 when there are labels); method must be

@@ -152,6 +152,11 @@ def test_named_tensors_in_forward_order():
     assert tensors["affine2.x"].shape == (3, 3, 3, 3)
     assert float(loss) == pytest.approx(model.loss(X, y)[0], rel=1e-12)
     assert model.forward_tensors(X)[0] is None
+    model.reg = 0.2  # reg None means model.reg
+    with_reg = float(model.forward_tensors(X, y)[0])
+    assert with_reg == pytest.approx(model.loss(X, y)[0], rel=1e-12)
+    assert with_reg == pytest.approx(float(model.forward_tensors(X, y, reg=0.2)[0]), rel=1e-15)
+    assert with_reg > float(loss)
 
 
 def test_compare_gradients_agrees_everywhere_with_reg():
