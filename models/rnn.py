@@ -55,15 +55,15 @@ _GATES = {"rnn": 1, "lstm": 4}
 DIGITS_SETTINGS = {
     "rnn": {
         "model": {"wordvec_dim": 32, "hidden_dim": 128, "cell_type": "rnn", "dtype": "float32"},
-        "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 5e-3},
-                   "lr_decay": 0.9, "batch_size": 100, "num_epochs": 12, "verbose": False},
-        "data": {"num_train": 3000, "num_val": 300, "num_test": 500},
+        "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3},
+                   "lr_decay": 0.7, "batch_size": 100, "num_epochs": 5, "verbose": False},
+        "data": {"num_train": 20000, "num_val": 300, "num_test": 500},
     },
     "lstm": {
         "model": {"wordvec_dim": 32, "hidden_dim": 128, "cell_type": "lstm", "dtype": "float32"},
-        "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 5e-3},
-                   "lr_decay": 0.9, "batch_size": 100, "num_epochs": 12, "verbose": False},
-        "data": {"num_train": 3000, "num_val": 300, "num_test": 500},
+        "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 2e-3},
+                   "lr_decay": 0.75, "batch_size": 100, "num_epochs": 8, "verbose": False},
+        "data": {"num_train": 20000, "num_val": 300, "num_test": 500},
     },
 }
 

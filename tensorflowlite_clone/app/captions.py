@@ -7,7 +7,8 @@ code run on it unchanged:
 
     "train_captions" (N, 5) int32        one caption per strip: <START> d1 d2 d3 <END>
     "train_image_idxs" (N,) int          the strip each caption describes (here arange(N))
-    "train_features" (N, D) float        the strips' image features (see below)
+    "train_features" (N, D) float        the strips' image features (see below), less
+                                         "feature_mean" (D,), the training strips' mean
     "train_images" (N, 8, 24) float      the strips' pixels in [0, 1], for drawing
     "train_digit_idxs" (N, 3) int        which of scikit-learn's 1,797 digits make up each strip
     the same for "val_" and "test_", and
@@ -20,16 +21,27 @@ class, 10% validation, 10% test), and the training strips draw only from the tra
 the validation strips only from the validation digits, the test strips only from the test
 digits. The strips' digits are drawn with replacement by a generator seeded with `seed`.
 
-Features: a fixed random-feature "convolution" with an 8x8 kernel and stride 8, so every cell of
-a strip is mapped by the same map and the three results are concatenated:
+Features: a small fixed convolutional feature extractor, applied to each digit of the strip
+alone and the three results concatenated (D = feature_dim = 3 x 16K, 1,536 by default):
 
-    f_k = relu((cell_k - 1/2) P + c),   k = 1, 2, 3,      features = [f_1, f_2, f_3]   (D = 3F)
+    maps_k = relu(conv3x3(cell_k, filters_k) + bias_k),  k = 1..K   (zero padding: 8x8 maps)
+    f = [mean over each 2x2 block of maps_k]_k                      (K x 4 x 4 per digit)
 
-cell_k the k-th digit's 64 pixels in [0, 1], P (64, F) with N(0, 1/16) entries and c (F,) with
-N(0, 1/4) entries drawn once from `np.random.default_rng(FEATURE_SEED)`: the same for every data
-seed, every split and every call (a feature extractor is fixed, like cs231n's pretrained VGG).
-Random ReLU features make each digit close to linearly separable from the others, so the
-captioner's linear projection h0 = features W_proj + b_proj can carry all three digits.
+cell the digit's 8x8 pixels in [0, 1]; K = 32 filters with N(0, 1) entries made zero-mean and
+unit-norm (they respond to strokes, not to brightness) and biases N(0, 1/4), drawn once from
+`np.random.default_rng(FEATURE_SEED)`: the same for every data seed, every split and every call
+(a fixed extractor, like cs231n's pretrained VGG features). On these features a linear
+classifier tells held-out single digits apart about 97% of the time, against about 96% on the
+raw pixels; the 2x2 pooling makes them a little tolerant of a digit drawn a pixel off.
+
+`jitter` (0 by default) moves each digit of the training strips by up to that many pixels, a
+data augmentation; measured with these features and DIGITS_SETTINGS it slowed training more than
+it helped, so it is off.
+
+As cs231n preprocesses its data (and `app.data` its images), the mean of the training strips'
+features is subtracted from every split's (kept as "feature_mean"): uncentred, every feature is
+positive and the captioners learned far more slowly (the LSTM's test exact-match went from
+about 0.90 to 0.95 with it, at the same settings).
 """
 import numpy as np
 
@@ -97,7 +109,7 @@ def strip_features(images, feature_dim=1536, dtype=np.float32):
         raise ValueError(f"images must have shape (n, 8, {8 * DIGITS_PER_STRIP}), got {images.shape}")
     n = images.shape[0]
     cells = images.reshape(n, 8, DIGITS_PER_STRIP, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
-    return cell_features(cells, feature_dim).reshape(n, -1).astype(dtype)
+    return cell_features(cells, feature_dim).reshape(n, feature_dim).astype(dtype)
 
 
 def caption_of(labels):
@@ -122,13 +134,14 @@ def _shifted(images, rng, jitter):
     return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
-def load_digit_captions(num_train=3000, num_val=300, num_test=500, seed=0, feature_dim=1536,
+def load_digit_captions(num_train=20000, num_val=300, num_test=500, seed=0, feature_dim=1536,
                         jitter=0, dtype=np.float32):
     """The digit-strip captioning data (see the module docstring) as cs231n's data dict.
 
     num_train, num_val, num_test: strips per split (each with one caption); seed: the digit
-    split and the strips' draws (the features' projection is fixed); feature_dim: D, a multiple
-    of 3; dtype: the features' float dtype.
+    split and the strips' draws (the feature extractor is fixed); feature_dim: D, a multiple of
+    48 (K = feature_dim / 48 filters); jitter: the training digits' random shift in pixels (0:
+    none); dtype: the features' float dtype.
     """
     sizes = {"train": _count(num_train, "num_train"), "val": _count(num_val, "num_val", True),
              "test": _count(num_test, "num_test", True)}
@@ -138,6 +151,9 @@ def load_digit_captions(num_train=3000, num_val=300, num_test=500, seed=0, featu
     if dtype.kind != "f":
         raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
     feature_filters(feature_dim)  # checks feature_dim before the slow part
+    jitter = _count(jitter, "jitter", allow_zero=True)
+    if jitter > 7:
+        raise ValueError(f"jitter must be at most 7 pixels (the digits are 8 wide), got {jitter}")
 
     images, labels = _digits()
     n_val, n_test = _split_sizes(len(labels), 0.1, 0.1)  # load("digits")'s split, index for index
@@ -152,15 +168,22 @@ def load_digit_captions(num_train=3000, num_val=300, num_test=500, seed=0, featu
         cells = images[digit_idxs]  # (n, 3, 8, 8)
         if split == "train" and jitter:
             cells = _shifted(cells.reshape(-1, 8, 8), rng, jitter).reshape(cells.shape)
-            features = cell_features(cells.reshape(-1, 8, 8), feature_dim).reshape(n, -1)
+            features = cell_features(cells.reshape(-1, 8, 8), feature_dim).reshape(n, feature_dim)
         else:
-            features = digit_features[digit_idxs].reshape(n, -1)
+            features = digit_features[digit_idxs].reshape(n, feature_dim)
         data[f"{split}_captions"] = caption_of(labels[digit_idxs])
         data[f"{split}_image_idxs"] = np.arange(n)
-        data[f"{split}_features"] = features.astype(dtype)
+        data[f"{split}_features"] = features
         strips = cells.transpose(0, 2, 1, 3).reshape(n, 8, 8 * DIGITS_PER_STRIP)
         data[f"{split}_images"] = strips
         data[f"{split}_digit_idxs"] = digit_idxs
+    # cs231n's preprocessing: the training features' mean subtracted from every split (as
+    # app.data subtracts the training mean image); without it every feature is positive, h0
+    # starts far off centre and Adam's first steps move it a long way
+    mean = data["train_features"].mean(axis=0, dtype=np.float64)
+    for split in SPLITS:
+        data[f"{split}_features"] = (data[f"{split}_features"] - mean).astype(dtype)
+    data["feature_mean"] = mean.astype(dtype)
     return data
 
 
