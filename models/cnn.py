@@ -42,7 +42,8 @@ Max pooling after a ReLU has ties: a window whose four inputs are all <= 0 has t
 times. layers.max_pool_backward_naive sends that window's gradient to the first entry, the
 engine splits it evenly (and a central difference sees 1/2): the gradients of "pool1.x" differ
 there, yet every parameter's gradient is the same, because the ReLU's mask zeroes them all. So
-compare "pool1.x" on inputs where every window has a positive entry. (For the same reason the
+`hand_derived_gradients` leaves "pool1.x" out for a batch with a tie, and `tied_pool_windows(X)`
+counts them: check "pool1.x" (central differences included) on a batch with none. (For the same reason the
 first ReLU's mask is 1 wherever the pool sends a gradient, except at those tied zeros: a
 derivation that forgets it gets the same numbers there.)
 
@@ -286,7 +287,12 @@ class ThreeLayerConvNet:
     def hand_derived_gradients(self, params, X, y, reg=None):
         """The gradients of the loss by hand, one layer of models/layers.py at a time, for the
         parameters and every named intermediate (the default `hand_derived` of
-        `compare_gradients`). params: W1 .. b3 (arrays); reg None means self.reg."""
+        `compare_gradients`). params: W1 .. b3 (arrays); reg None means self.reg.
+
+        "pool1.x" is left out when a pool window of this batch has a tied maximum (`_ties`):
+        there the hand-derived backward and the engine pick different subgradients (module
+        docstring), so that row would disagree without anything being wrong; the rows before and
+        after it are still compared."""
         X, y, reg = self._checked(X, y, reg)
         if y is None:
             raise ValueError("hand_derived_gradients: y must be the labels, got None")
@@ -309,7 +315,26 @@ class ThreeLayerConvNet:
         _, g["W1"], g["b1"] = layers.conv_backward_naive(g["relu1.x"], conv_cache)
         for k in ("W1", "W2", "W3"):
             g[k] = g[k] + reg * params[k]
+        if _ties(s1):
+            del g["pool1.x"]
         return g
+
+    def tied_pool_windows(self, X):
+        """How many 2x2 pool windows of the batch X have a tied maximum (after the ReLU: those
+        whose four conv outputs are all <= 0). Where there are any, the gradients of "pool1.x"
+        are not defined (hand-derived, engine and central differences each give another
+        subgradient); a gradient check of the intermediates wants a batch with none."""
+        X = self._check_X(X)
+        a1 = E.conv(X, self.params["W1"], self.params["b1"], self.conv_param)
+        return _ties(np.asarray(E.relu(a1)))
+
+
+def _ties(s1):
+    """The number of 2x2, stride-2 windows of s1 (N, F, H, W) whose maximum occurs more than once."""
+    N, F, H, W = s1.shape
+    windows = s1.reshape(N, F, H // 2, 2, W // 2, 2)
+    top = windows.max(axis=(3, 5), keepdims=True)
+    return int(np.count_nonzero((windows == top).sum(axis=(3, 5)) > 1))
 
 
 def layer_groups(tensors):

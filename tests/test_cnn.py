@@ -136,6 +136,7 @@ def tie_free_model():
     _, tensors = model.forward_tensors(X, y)
     windows = np.asarray(tensors["pool1.x"]).reshape(3, 3, 3, 2, 3, 2)
     assert windows.max(axis=(3, 5)).min() > 0.1  # a unique maximum in every window
+    assert model.tied_pool_windows(X) == 0
     assert np.mean(np.asarray(tensors["relu1.x"]) < 0) > 0.2
     assert np.mean(np.asarray(tensors["relu2.x"]) < 0) > 0.2
     return model, X, y
@@ -172,16 +173,32 @@ def test_compare_gradients_agrees_everywhere_with_reg():
     assert rel_error(result.autodiff["W2"] - reg0.autodiff["W2"], 0.05 * model.params["W2"]) < 1e-10
 
 
-def test_ties_in_max_pool_show_only_at_pool1_x():
+def test_ties_in_max_pool_leave_only_pool1_x_unchecked(monkeypatch):
     """After the ReLU a window of zeros ties: the hand-derived backward gives it to the first
-    entry, the engine splits it; only "pool1.x" differs, every parameter's gradient agrees."""
+    entry, the engine splits it. hand_derived_gradients leaves "pool1.x" out on such a batch
+    (it would be the only row to differ), and a broken pool backward is still caught a row on."""
     np.random.seed(0)
     model = ThreeLayerConvNet(input_dim=(2, 6, 6), num_filters=3, filter_size=3, hidden_dim=7,
                               num_classes=4, weight_scale=0.2, dtype=np.float64)
     X, y = np.random.randn(3, 2, 6, 6), np.random.randint(4, size=3)
+    assert model.tied_pool_windows(X) > 0
     result = compare_gradients(model, X, y, reg=0.05, numerical=False)
-    bad = [r.name for r in result.rows if r.hand_vs_autodiff > 1e-10]
-    assert bad == ["pool1.x"]
+    assert result.ok and result["pool1.x"].hand_vs_autodiff is None
+    hand = model.hand_derived_gradients(model.params, X, y, 0.05)
+    monkeypatch.setattr(cnn, "_ties", lambda s1: 0)  # keep "pool1.x": it differs at the ties
+    with_pool = model.hand_derived_gradients(model.params, X, y, 0.05)
+    assert set(with_pool) - set(hand) == {"pool1.x"}
+    assert rel_error(with_pool["pool1.x"], result.autodiff["pool1.x"]) > 0.1
+    monkeypatch.undo()
+    monkeypatch.setattr(L, "max_pool_backward_naive", broken_max_pool_backward)
+    assert compare_gradients(model, X, y, reg=0.05, numerical=False).first_disagreement == "relu1.x"
+
+
+def test_tied_pool_windows_counts():
+    model, X, y = tie_free_model()
+    assert model.tied_pool_windows(X) == 0
+    model.params["b1"][:] = -100.0  # every conv output negative: every window is four zeros
+    assert model.tied_pool_windows(X) == 3 * 3 * 3 * 3
 
 
 def broken_max_pool_backward(dout, cache):
