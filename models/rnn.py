@@ -50,8 +50,11 @@ _GATES = {"rnn": 1, "lstm": 4}
 
 # The digit-strip captioner's settings (tensorflowlite_clone.app.captions.load_digit_captions):
 # "model" is CaptioningRNN's kwargs but word_to_idx and input_dim (the data's), "solver"
-# CaptioningSolver's, "data" load_digit_captions'. Each trains in well under 30 s on 2 cores and
-# captions >= 90% of the held-out test strips exactly (tests/test_captions.py).
+# CaptioningSolver's, "data" load_digit_captions'. Both run 1,000 Adam steps on batches of 100
+# (5 epochs of the 20,000 training strips), the RNN in about 5 s and the LSTM in about 20 s on
+# 2 shared cores, and caption the 500 held-out test strips exactly (all three digits right) 94.4%,
+# 95.6%, 94.0% of the time (RNN) and 94.0%, 94.0%, 93.6% (LSTM) after np.random.seed(0), (1), (2)
+# (tests/test_captions.py checks seed 0 against 90%).
 DIGITS_SETTINGS = {
     "rnn": {
         "model": {"wordvec_dim": 32, "hidden_dim": 128, "cell_type": "rnn", "dtype": "float32"},
@@ -61,8 +64,8 @@ DIGITS_SETTINGS = {
     },
     "lstm": {
         "model": {"wordvec_dim": 32, "hidden_dim": 128, "cell_type": "lstm", "dtype": "float32"},
-        "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 2e-3},
-                   "lr_decay": 0.75, "batch_size": 100, "num_epochs": 8, "verbose": False},
+        "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 3e-3},
+                   "lr_decay": 0.7, "batch_size": 100, "num_epochs": 5, "verbose": False},
         "data": {"num_train": 20000, "num_val": 300, "num_test": 500},
     },
 }

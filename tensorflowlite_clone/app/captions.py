@@ -35,8 +35,8 @@ classifier tells held-out single digits apart about 97% of the time, against abo
 raw pixels; the 2x2 pooling makes them a little tolerant of a digit drawn a pixel off.
 
 `jitter` (0 by default) moves each digit of the training strips by up to that many pixels, a
-data augmentation; measured with these features and DIGITS_SETTINGS it slowed training more than
-it helped, so it is off.
+data augmentation; in the runs that chose DIGITS_SETTINGS (before the centring below) it slowed
+training more than it helped, so it is off.
 
 As cs231n preprocesses its data (and `app.data` its images), the mean of the training strips'
 features is subtracted from every split's (kept as "feature_mean"): uncentred, every feature is
