@@ -32,8 +32,12 @@ PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
 def one_blas_thread():
     """One BLAS thread: these matrices are small, and OpenBLAS's threads spin against each other
     on a busy 2-core machine (ten times slower there)."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a dev dependency; without it the tests run as they are, only slower
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
         yield
 
 
