@@ -9,6 +9,7 @@ import numpy as np
 
 import tensorflowlite_clone as tflc
 import viz
+from models.cnn import ThreeLayerConvNet
 from models.two_layer_net import manual_loss
 from tensorflowlite_clone.app.cli import loss_graph, small_problem
 
@@ -26,24 +27,19 @@ def forgot_relu_mask(params, X, y, reg):
 
 
 def conv_net_graph():
-    """ThreeLayerConvNet's shape in miniature (conv, relu, 2x2 max pool, affine, relu, affine,
-    cross-entropy), recorded on a tape and drawn with its gradients."""
+    """cs231n's ThreeLayerConvNet (conv, relu, 2x2 max pool, affine, relu, affine, softmax loss)
+    at a small size, recorded on a tape from its own `forward_tensors` and drawn with its
+    gradients."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 3, 8, 8))
+    X = rng.standard_normal((2, 3, 8, 8))
     y = np.array([0, 2])
-    params = {"W1": tflc.Variable(0.1 * rng.standard_normal((4, 3, 3, 3)), name="W1"),
-              "b1": tflc.Variable(np.zeros(4), name="b1"),
-              "W2": tflc.Variable(0.1 * rng.standard_normal((64, 10)), name="W2"),
-              "b2": tflc.Variable(np.zeros(10), name="b2"),
-              "W3": tflc.Variable(0.1 * rng.standard_normal((10, 3)), name="W3"),
-              "b3": tflc.Variable(np.zeros(3), name="b3")}
+    np.random.seed(0)
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10,
+                              num_classes=3, weight_scale=0.1, reg=REG, dtype=np.float64)
     with tflc.GradientTape(persistent=True) as tape:
-        conv = tflc.nn.relu(tflc.nn.conv2d(x, params["W1"], params["b1"], padding=1))
-        pooled = tflc.nn.max_pool2d(conv, 2).reshape(2, -1)
-        hidden = tflc.nn.relu(pooled @ params["W2"] + params["b2"])
-        loss = tflc.nn.cross_entropy(hidden @ params["W3"] + params["b3"], y)
-    return viz.draw_graph(tape, loss, params=params, inputs={"X": x, "y": y}, show_grads=True,
-                          rankdir="TB", title="a small conv net's loss")
+        loss, _ = model.forward_tensors(X, y)
+    return viz.draw_graph(tape, loss, inputs={"X": X, "y": y}, show_grads=True, rankdir="TB",
+                          title="ThreeLayerConvNet's loss (models/cnn.py)")
 
 
 def main():

@@ -4,14 +4,17 @@
     graph = viz.draw_graph(tape, loss, show_values=True, show_grads=True)
     viz.render(graph, "docs/two_layer_net.svg")      # .svg / .png / .pdf need Graphviz's `dot`
     viz.plot_training(stats, "out/training.png")
+    viz.plot_captions(strips, sampled, truth, "out/captions.png")   # captions under their images
 
 `viz.graph` needs the `graphviz` Python package (and the `dot` program to render anything but
 .dot files); `viz.plots` needs matplotlib and never touches pyplot's global state.
 """
+from .captions import plot_captions
 from .graph import DOT_TIMEOUT, RENDER_FORMATS, GraphvizError, GraphvizNotFoundError, draw_graph, render
 from .plots import plot_accuracy, plot_confusion_matrix, plot_loss, plot_training, plot_weights
 
 __all__ = [
     "draw_graph", "render", "GraphvizError", "GraphvizNotFoundError", "RENDER_FORMATS", "DOT_TIMEOUT",
     "plot_loss", "plot_accuracy", "plot_training", "plot_weights", "plot_confusion_matrix",
+    "plot_captions",
 ]

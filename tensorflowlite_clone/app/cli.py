@@ -2,6 +2,7 @@
 
     tflc train                                  # two-layer net on the bundled digits -> out/
     tflc train --model softmax --data spiral --out runs/spiral
+    tflc train --model conv-net                 # cs231n's models: fc-net, conv-net, rnn (captions)
     tflc gradcheck --model two-layer            # autodiff vs hand-derived vs numerical
     tflc graph --model softmax -o softmax.svg   # the computation graph of the loss
     tflc predict out/model.npz                  # test accuracy and confusion matrix
@@ -40,12 +41,13 @@ from models import Softmax, TwoLayerNet
 from tensorflowlite_clone.gradcheck import compare_gradients
 from tensorflowlite_clone.optim import SGD, Adam
 
-from . import data, training
+from . import cs231n, data, training
 from .checkpoint import CheckpointError, load_checkpoint
 from .files import atomic_write
 from .training import accuracy
 
 MODELS = {"softmax": Softmax, "two-layer": TwoLayerNet}  # the names are the checkpoint kinds
+KINDS = (*MODELS, *cs231n.KINDS)  # and cs231n's assignment 2-3 models (app/cs231n.py)
 # Defaults of `tflc train` that depend on the data: the 300-point spiral has few minibatches per
 # epoch, so a per-epoch decay would stall it; it wants a larger, constant step and a weaker reg.
 TRAIN_DEFAULTS = {"lr": 1e-3, "lr_decay": 0.99, "reg": 1e-3, "iters": 2000}
@@ -55,9 +57,10 @@ MOMENTUM = 0.9
 DTYPES = ("float64", "float32")
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding (np.random.seed) takes no more
 MAX_THREADS = 256
+SMALL_PROBLEM_REG = 0.05  # `tflc gradcheck` and `tflc graph`: enough to show the reg terms
 # The files `tflc train` writes into its output folder: it owns these names there (see RunFolder).
-TRAIN_OUTPUTS = ("model.npz", "loss.png", "accuracy.png", "weights.png", "loss_graph.svg",
-                 "loss_graph.dot", "metrics.json")
+TRAIN_OUTPUTS = ("model.npz", "loss.png", "accuracy.png", "weights.png", "captions.png",
+                 "loss_graph.svg", "loss_graph.dot", "metrics.json")
 
 
 def is_seed(value):
@@ -141,10 +144,25 @@ def blas_threads(threads):
         yield
 
 
+def given_options(args):
+    """The dests of the options the user set (their defaults are None)."""
+    return {dest for dest, value in vars(args).items() if value is not None}
+
+
 def cmd_train(args):
     start = time.perf_counter()
+    check_options(args)
+    if args.model in cs231n.KINDS:
+        with cs231n_errors():
+            settings = cs231n.settings(args)
+            arrays, ds = cs231n.load_data(args, settings[2])  # fail before the folder is made
+            with RunFolder.open(args.out) as run:
+                files = train_cs231n(args, settings, arrays, ds, run, start)
+                run.commit()
+        print("wrote " + ", ".join(str(p) for p in files.values()))
+        return 0
     defaults = SPIRAL_DEFAULTS if args.data == "spiral" else TRAIN_DEFAULTS
-    for name, value in defaults.items():
+    for name, value in {**defaults, "batch_size": 100, "optimizer": "adam"}.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.hidden = hidden_size(args, 100)
@@ -177,12 +195,12 @@ def train(args, ds, run, start):
         result = {f"{split}_accuracy": accuracy(model, getattr(ds, f"X_{split}"),
                                                 getattr(ds, f"y_{split}"))
                   for split in ("train", "val", "test")}
-        check = gradcheck_summary(model, ds, args.reg, args.seed)
+        check = gradcheck_summary(float64_copy(model), ds.X_train[:5].astype(np.float64),
+                                  ds.y_train[:5], args.reg, small_problem(args.model, args.seed))
     print(f"train accuracy {result['train_accuracy']:.4f}   validation accuracy "
           f"{result['val_accuracy']:.4f}   test accuracy {result['test_accuracy']:.4f}   "
           f"({args.iters} iterations in {train_seconds:.1f} s)")
-    print(f"gradient check: hand-derived vs autodiff {check['hand_vs_autodiff']:.1e}, numerical "
-          f"vs autodiff {check['numerical_vs_autodiff']:.1e} ({'ok' if check['ok'] else 'FAILED'})")
+    print_check(check)
 
     data_info = {"spec": args.data, "name": ds.name, "split_seed": args.split_seed,
                  "num_train": len(ds.X_train), "num_val": len(ds.X_val), "num_test": len(ds.X_test),
@@ -196,11 +214,88 @@ def train(args, ds, run, start):
                "hyperparameters": hyperparameters, "data": data_info, "gradcheck": check,
                "timing": {"train_seconds": train_seconds,
                           "ms_per_iteration": 1e3 * train_seconds / args.iters,
-                          "total_seconds": time.perf_counter() - start},
-               "files": {k: str(v) for k, v in files.items()}}
-    text = json.dumps(jsonable(metrics), indent=2) + "\n"
+                          "total_seconds": time.perf_counter() - start}}
+    return write_metrics(run, metrics, files)
+
+
+def print_check(check):
+    print(f"gradient check: hand-derived vs autodiff {check['hand_vs_autodiff']:.1e}, numerical "
+          f"vs autodiff {check['numerical_vs_autodiff']:.1e} ({'ok' if check['ok'] else 'FAILED'})")
+
+
+def write_metrics(run, metrics, files):
+    """metrics.json (the run's numbers and the files it wrote) into `run`; returns `files` with
+    it added."""
+    text = json.dumps(jsonable({**metrics, "files": {k: str(v) for k, v in files.items()}}),
+                      indent=2) + "\n"
     files["metrics"] = run.write("metrics.json",
                                  lambda path: atomic_write(path, lambda f: f.write(text.encode())))
+    return files
+
+
+def train_cs231n(args, settings, arrays, ds, run, start):
+    """`train` for cs231n's models (app/cs231n.py): the Solver with `settings` (the model
+    module's, with the user's options) on the data dict `arrays` (from the Dataset `ds`; None
+    for the captions); the same report, checkpoint, pictures and metrics.json as `train`."""
+    model_kwargs, solver_kwargs, data_kwargs = settings
+    np.random.seed(args.seed)  # cs231n's draws: the weights, then the Solver's batches
+    model = cs231n.new_model(args.model, model_kwargs, arrays)
+    with blas_threads(args.threads):
+        fit_start = time.perf_counter()
+        solver = cs231n.train_model(args.model, model, arrays, solver_kwargs, not args.quiet)
+        train_seconds = time.perf_counter() - fit_start
+        result = cs231n.accuracies(args.model, model, arrays)
+        X, y = cs231n.check_batch(args.model, arrays)
+        reg = model_kwargs.get("reg", 0.0)
+        check = gradcheck_summary(cs231n.float64_copy(model), X, y, reg, cs231n.small_problem(
+            args.model, args.seed, normalization=cs231n.normalization_of(model),
+            dropout=cs231n.keep_ratio_of(model), cell=args.cell))
+    what = "exact captions" if args.model == "rnn" else "accuracy"
+    iterations = len(solver.loss_history)
+    print(f"train {what} {result['train_accuracy']:.4f}   validation {what} "
+          f"{result['val_accuracy']:.4f}   test {what} {result['test_accuracy']:.4f}   "
+          f"({iterations} iterations in {train_seconds:.1f} s)")
+    print_check(check)
+
+    hyperparameters = {"model": args.model, "solver": solver_kwargs, "seed": args.seed,
+                       "settings": {**model_kwargs, "dtype": np.dtype(model_kwargs["dtype"]).name}}
+    data_info = {"spec": args.data, "split_seed": args.split_seed,
+                 **cs231n.data_info(args.model, arrays, ds, data_kwargs)}
+    metadata = jsonable({"hyperparameters": hyperparameters, "data": data_info, **result})
+    files = {"checkpoint": run.write("model.npz", lambda path: cs231n.save(model, path, metadata))}
+    files.update(write_cs231n_pictures(args.model, model, arrays, ds, solver, reg, run))
+    stats = {key: getattr(solver, key) for key in training.HISTORY if hasattr(solver, key)}
+    metrics = {**result, "final_loss": solver.loss_history[-1], **stats,
+               "hyperparameters": hyperparameters, "data": data_info, "gradcheck": check,
+               "timing": {"train_seconds": train_seconds,
+                          "ms_per_iteration": 1e3 * train_seconds / max(iterations, 1),
+                          "total_seconds": time.perf_counter() - start}}
+    return write_metrics(run, metrics, files)
+
+
+def write_cs231n_pictures(kind, model, arrays, ds, solver, reg, run):
+    """loss.png; accuracy.png (the classifiers); weights.png (the fc-net's first layer on image
+    data, the conv net's filters); captions.png (the captioner's test strips with its captions);
+    the graph of the loss on a few training examples."""
+    files = {"loss_plot": run.write("loss.png", lambda path: viz.plot_loss(
+        solver.loss_history, path))}
+    if kind != "rnn":
+        files["accuracy_plot"] = run.write("accuracy.png", lambda path: viz.plot_accuracy(
+            solver.train_acc_history, solver.val_acc_history, path))
+    if kind == "conv-net":
+        W1 = model.params["W1"]
+        files["weights"] = run.write("weights.png", lambda path: viz.plot_weights(
+            W1.reshape(len(W1), -1), W1.shape[1:], path, max_filters=100,
+            title=f"First-layer filters ({len(W1)} of {W1.shape[1:]})"))
+    elif kind == "fc-net" and len(ds.image_shape) >= 2:
+        files["weights"] = run.write("weights.png", lambda path: viz.plot_weights(
+            model.params["W1"], ds.image_shape, path, max_filters=100))
+    if kind == "rnn":
+        files["captions"] = run.write("captions.png", lambda path: cs231n.plot_test_captions(
+            model, arrays, path))
+    X, y = cs231n.check_batch(kind, arrays, 4)
+    graph = loss_graph(model, X, y, reg)
+    files["loss_graph"] = run.write("loss_graph.svg", lambda path: render_or_dot(graph, path))
     return files
 
 
@@ -344,20 +439,19 @@ def float64_copy(model):
     return TwoLayerNet.from_params({k: v.astype(np.float64) for k, v in model.params.items()})
 
 
-def gradcheck_summary(model, ds, reg, seed):
-    """After training: the trained model's hand-derived gradients vs autodiff on 5 training
-    examples (float64), and finite differences vs autodiff on a small random model of the
-    same kind (finite differences cost two forward passes per entry)."""
-    X, y = ds.X_train[:5].astype(np.float64), ds.y_train[:5]
-    trained = compare_gradients(float64_copy(model), X, y, reg, numerical=False)
-    kind = "softmax" if isinstance(model, Softmax) else "two-layer"
-    Xs, ys, fresh = small_problem(kind, seed)
-    numeric = compare_gradients(fresh, Xs, ys, reg)
-    return {"batch_size": 5, "ok": trained.ok and numeric.ok,
-            "hand_vs_autodiff": max(r.hand_vs_autodiff for r in trained.rows
+def gradcheck_summary(trained, X, y, reg, fresh):
+    """After training: the trained model's hand-derived gradients vs autodiff on (X, y) (a few
+    training examples; the model in float64), and finite differences vs autodiff on `fresh`,
+    the (X, y, model) of a small random problem of the same kind (finite differences cost two
+    forward passes per entry)."""
+    checked = compare_gradients(trained, X, y, reg, numerical=False)
+    Xs, ys, model = fresh
+    numeric = compare_gradients(model, Xs, ys, reg)
+    return {"batch_size": len(X), "ok": checked.ok and numeric.ok,
+            "hand_vs_autodiff": max(r.hand_vs_autodiff for r in checked.rows
                                     if r.hand_vs_autodiff is not None),
             "numerical_vs_autodiff": max(r.numerical_vs_autodiff for r in numeric.rows),
-            "numerical_model": f"fresh {kind} model on {Xs.shape} random data"}
+            "numerical_model": f"fresh {type(model).__name__} on {Xs.shape} data"}
 
 
 def loss_graph(model, X, y, reg, hand_derived=None, rtol=None, show_values=False,
@@ -400,19 +494,56 @@ def check_output(path, suffixes, what):
     path.parent.mkdir(parents=True, exist_ok=True)  # OSError: one line from main
 
 
+def check_options(args):
+    """Refuse, in one line, an option the chosen model does not take."""
+    with cs231n_errors():
+        cs231n.check_options(args, given_options(args))
+
+
 def hidden_size(args, default):
-    """--hidden, or `default`; only the two-layer net has a hidden layer."""
+    """The two-layer net's --hidden (one size), or `default`; the softmax classifier has no
+    hidden layer (the cs231n models read --hidden in app/cs231n.py)."""
     if args.hidden is not None and args.model == "softmax":
-        raise CommandError("--hidden is for --model two-layer: the softmax classifier has no "
-                           "hidden layer")
-    return default if args.hidden is None else args.hidden
+        raise CommandError("--hidden is for --model two-layer, fc-net, conv-net and rnn: the "
+                           "softmax classifier has no hidden layer")
+    if args.hidden is None:
+        return default
+    if len(args.hidden) != 1:
+        raise CommandError(f"--hidden takes one size for --model two-layer, got "
+                           f"{len(args.hidden)} (several are for --model fc-net)")
+    return args.hidden[0]
+
+
+def problem(args):
+    """(X, y, model): the small problem `tflc gradcheck` and `tflc graph` draw; sets args.reg's
+    default (0 for the captioner, which has no regularisation)."""
+    check_options(args)
+    if args.model in cs231n.KINDS:
+        if args.reg is None:
+            args.reg = 0.0 if args.model == "rnn" else SMALL_PROBLEM_REG
+        with cs231n_errors():
+            return cs231n.small_problem(args.model, args.seed, args.batch, args.hidden, args.data,
+                                        args.normalization, args.dropout, args.cell)
+    if args.reg is None:
+        args.reg = SMALL_PROBLEM_REG
+    return small_problem(args.model, args.seed, args.batch, hidden_size(args, 8), args.data)
+
+
+@contextlib.contextmanager
+def cs231n_errors():
+    """cs231n's OptionError (an option a model cannot use) as a CommandError."""
+    try:
+        yield
+    except cs231n.OptionError as error:
+        raise CommandError(str(error)) from None
 
 
 def cmd_gradcheck(args):
     check_output(args.output, viz.RENDER_FORMATS, "output file")
-    X, y, model = small_problem(args.model, args.seed, args.batch, hidden_size(args, 8), args.data)
+    X, y, model = problem(args)
     result = compare_gradients(model, X, y, args.reg)
-    print(f"{args.model} model, batch of {len(X)} ({X.shape[1]} features)")
+    print(f"{args.model} model, batch of {len(X)} ({' x '.join(map(str, X.shape[1:]))} "
+          "features)")
     print(result)
     # the graph colours the very comparison the table shows, at the table's tolerance
     graph = loss_graph(model, X, y, args.reg, hand_derived=result.hand_derived, rtol=result.tol,
@@ -425,7 +556,7 @@ def cmd_gradcheck(args):
 
 def cmd_graph(args):
     check_output(args.output, viz.RENDER_FORMATS, "output file")
-    X, y, model = small_problem(args.model, args.seed, args.batch, hidden_size(args, 8), args.data)
+    X, y, model = problem(args)
     graph = loss_graph(model, X, y, args.reg, show_values=args.show_values,
                        show_grads=args.show_grads, title=f"{args.model} loss")
     with writing(args.output):
@@ -438,10 +569,10 @@ def cmd_graph(args):
 def load_model(path):
     """The model in a checkpoint, whichever kind it holds."""
     kind = load_checkpoint(path)[1].get("kind")
-    if not isinstance(kind, str) or kind not in MODELS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise CheckpointError(f"{path}: unknown model kind {kind!r}; expected one of "
-                              f"{', '.join(MODELS)}")
-    return MODELS[kind].load(path)
+                              f"{', '.join(KINDS)}")
+    return cs231n.load(path, kind) if kind in cs231n.KINDS else MODELS[kind].load(path)
 
 
 def trained_on(path, model):
@@ -474,21 +605,19 @@ def cmd_predict(args):
     if not spec:
         raise CommandError(f"{args.checkpoint} does not say which data it was trained on; "
                            f"give --data ({', '.join(data.DATA_SPECS)})")
-    weights = [v for k, v in model.params.items() if k.startswith("W")]  # W, or W1 and W2
-    input_size, num_outputs = weights[0].shape[0], weights[-1].shape[1]
-    # the split seed the model was trained with, so that its test set is this test set
-    ds = data.load(spec, seed=split_seed, dtype=weights[0].dtype)
-    if ds.X_test.shape[1] != input_size:
-        raise CommandError(f"{args.checkpoint} takes {input_size} input features but "
-                           f"{spec} has {ds.X_test.shape[1]}")
-    X = ds.X_test
-    if model.mean_image is not None and not np.array_equal(model.mean_image, ds.mean_image):
-        X = X + ds.mean_image - model.mean_image  # centred as in training
-    num_classes = max(ds.num_classes, num_outputs)
-    y_pred = model.predict(X)
-    correct = int(np.sum(y_pred == ds.y_test))
-    print(f"test accuracy {correct / len(X):.4f} ({correct}/{len(X)}) on {spec}")
-    cm = confusion_matrix(ds.y_test, y_pred, num_classes)
+    if isinstance(model, tuple(MODELS.values())):
+        y_test, y_pred, num_classes = seed_model_predictions(args.checkpoint, model, spec,
+                                                             split_seed)
+    else:
+        with cs231n_errors():  # the split seed the model was trained with, as below
+            arrays, ds = cs231n.test_data(model, spec, split_seed, args.checkpoint)
+        if isinstance(model, cs231n.CaptioningRNN):
+            return predict_captions(model, arrays, args.plot)
+        y_test, y_pred = arrays["y_test"], cs231n.predict(model, arrays["X_test"])
+        num_classes = max(ds.num_classes, int(y_pred.max()) + 1)
+    correct = int(np.sum(y_pred == y_test))
+    print(f"test accuracy {correct / len(y_test):.4f} ({correct}/{len(y_test)}) on {spec}")
+    cm = confusion_matrix(y_test, y_pred, num_classes)
     print("confusion matrix (rows: true class, columns: predicted class)")
     width = max(3, len(str(cm.max())) + 1)
     print(" " * 4 + "".join(f"{c:>{width}}" for c in range(num_classes)))
@@ -498,6 +627,38 @@ def cmd_predict(args):
         with writing(args.plot):
             viz.plot_confusion_matrix(cm, args.plot)
         print(f"wrote {args.plot}")
+    return 0
+
+
+def seed_model_predictions(path, model, spec, split_seed):
+    """(y_test, predicted labels, number of classes) of the softmax or two-layer checkpoint on
+    the test split of `spec` made with the model's split seed, centred with its mean image."""
+    weights = [v for k, v in model.params.items() if k.startswith("W")]  # W, or W1 and W2
+    input_size, num_outputs = weights[0].shape[0], weights[-1].shape[1]
+    # the split seed the model was trained with, so that its test set is this test set
+    ds = data.load(spec, seed=split_seed, dtype=weights[0].dtype)
+    if ds.X_test.shape[1] != input_size:
+        raise CommandError(f"{path} takes {input_size} input features but "
+                           f"{spec} has {ds.X_test.shape[1]}")
+    X = ds.X_test
+    if model.mean_image is not None and not np.array_equal(model.mean_image, ds.mean_image):
+        X = X + ds.mean_image - model.mean_image  # centred as in training
+    return ds.y_test, model.predict(X), max(ds.num_classes, num_outputs)
+
+
+def predict_captions(model, arrays, plot):
+    """`tflc predict` of a captioner: the test strips captioned exactly, a few captions, and
+    with `plot` the strips drawn with their captions."""
+    exact = cs231n.captions.exact_match_accuracy(model, arrays, "test")
+    print(f"test exact captions {exact:.4f} on {len(arrays['test_captions'])} strips")
+    idxs = arrays["test_image_idxs"][:5]
+    said = cs231n.caption_words(model.sample(arrays["test_features"][idxs]), arrays)
+    for caption, right in zip(said, cs231n.caption_words(arrays["test_captions"][:5], arrays)):
+        print(f"  {caption!r:28} {'right' if caption == right else 'wrong: ' + right}")
+    if plot:
+        with writing(plot):
+            cs231n.plot_test_captions(model, arrays, plot)
+        print(f"wrote {plot}")
     return 0
 
 
@@ -546,6 +707,7 @@ nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: v > 0, "a number > 0")
 nonnegative_float = _number(float, lambda v: v >= 0, "a number >= 0")
 decay_factor = _number(float, lambda v: 0 < v <= 1, "a number in (0, 1]")
+keep_ratio = decay_factor
 at_least_two = _number(int, lambda v: v >= 2, "an integer >= 2")
 seed_int = _number(int, is_seed, f"an integer in 0..{MAX_SEED}")
 thread_count = _number(int, lambda v: 1 <= v <= MAX_THREADS, f"an integer in 1..{MAX_THREADS}")
@@ -565,8 +727,19 @@ def build_parser():
     data_help = f"data set: {', '.join(data.DATA_SPECS)}"
 
     def add_model(p):
-        p.add_argument("--model", choices=MODELS, default="two-layer",
-                       help="model (default: %(default)s)")
+        p.add_argument("--model", choices=KINDS, default="two-layer",
+                       help="model: the seed's softmax and two-layer, or cs231n's fc-net "
+                       "(FullyConnectedNet), conv-net (ThreeLayerConvNet), rnn (CaptioningRNN) "
+                       "(default: %(default)s)")
+
+    def add_cs231n_options(p, dropout_default):
+        p.add_argument("--normalization", choices=("batchnorm", "layernorm", "none"),
+                       help="fc-net: normalisation after each hidden affine layer (default: "
+                       "batchnorm)")
+        p.add_argument("--dropout", metavar="P", type=keep_ratio,
+                       help=f"fc-net: dropout's keep ratio, 1 for none (default: {dropout_default})")
+        p.add_argument("--cell", choices=("rnn", "lstm"),
+                       help="rnn: the recurrent cell (default: rnn)")
 
     def add_small_problem(p, output):
         add_model(p)
@@ -574,41 +747,51 @@ def build_parser():
                        "(default: random data, 6 features, 3 classes)")
         p.add_argument("--batch", metavar="N", type=positive_int, default=5,
                        help="examples (default: 5)")
-        p.add_argument("--hidden", metavar="N", type=positive_int,
-                       help="hidden units of the two-layer net (default: 8)")
-        p.add_argument("--reg", type=nonnegative_float, default=0.05,
-                       help="L2 regularisation strength (default: 0.05)")
+        p.add_argument("--hidden", metavar="N", type=positive_int, nargs="+",
+                       help="hidden units (default: 8; fc-net: 8 8, one size per layer; "
+                       "conv-net, rnn: 7)")
+        p.add_argument("--reg", type=nonnegative_float,
+                       help=f"L2 regularisation strength (default: {SMALL_PROBLEM_REG}; the rnn "
+                       "has none)")
+        add_cs231n_options(p, "0.75, with a fixed mask")
         p.add_argument("--seed", metavar="N", type=seed_int, default=0,
                        help="random seed (default: 0)")
         p.add_argument("-o", "--output", metavar="FILE", type=path_arg, default=output,
                        help=f"graph file, format from the suffix: .svg, .png, .pdf, .dot "
                        f"(default: {output})")
 
+    cs231n_defaults = ("fc-net, conv-net, rnn: the DIGITS_SETTINGS (CIFAR_SETTINGS for "
+                       "cifar10) of models/fc_net.py, cnn.py, rnn.py")
     p = commands.add_parser("train", help="train a model, write metrics, plots, graph, checkpoint",
                             description="Train a model and check its gradients; write "
                             "metrics.json, loss.png, accuracy.png, weights.png (image data), "
-                            "loss_graph.svg and model.npz to the output folder.")
+                            "captions.png (rnn), loss_graph.svg and model.npz to the output "
+                            f"folder. Defaults of the options marked *: {cs231n_defaults}.")
     add_model(p)
     p.add_argument("--data", metavar="SPEC", default="digits",
-                   help=f"{data_help} (default: %(default)s)")
-    p.add_argument("--hidden", metavar="N", type=positive_int,
-                   help="hidden units of the two-layer net (default: 100)")
+                   help=f"{data_help} (default: %(default)s; rnn: digits only, as captioned "
+                   "strips of three)")
+    p.add_argument("--hidden", metavar="N", type=positive_int, nargs="+",
+                   help="* hidden units (default: 100); fc-net: one size per hidden layer")
     p.add_argument("--lr", type=positive_float,
-                   help="learning rate (default: 0.001; spiral: 0.01)")
+                   help="* learning rate (default: 0.001; spiral: 0.01)")
     p.add_argument("--lr-decay", metavar="F", type=decay_factor,
-                   help="learning rate factor per epoch (default: 0.99; spiral: 1)")
+                   help="* learning rate factor per epoch (default: 0.99; spiral: 1)")
     p.add_argument("--reg", type=nonnegative_float,
-                   help="L2 regularisation strength (default: 0.001; spiral: 0.0001)")
+                   help="* L2 regularisation strength (default: 0.001; spiral: 0.0001)")
     p.add_argument("--iters", metavar="N", type=positive_int,
-                   help="iterations (default: 2000; spiral: 3000)")
-    p.add_argument("--batch-size", metavar="N", type=positive_int, default=100,
-                   help="minibatch size (default: %(default)s)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
-                   help=f"sgd, momentum (SGD with momentum {MOMENTUM}) or adam "
-                   "(default: %(default)s)")
+                   help="iterations of softmax and two-layer (default: 2000; spiral: 3000)")
+    p.add_argument("--epochs", metavar="N", type=positive_int,
+                   help="* epochs of fc-net, conv-net and rnn")
+    p.add_argument("--batch-size", metavar="N", type=positive_int,
+                   help="* minibatch size (default: 100)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help=f"* sgd, momentum (SGD with momentum {MOMENTUM}) or adam "
+                   "(default: adam)")
     p.add_argument("--init-std", metavar="STD", type=positive_float, default=None,
-                   help="std of the initial weights (default: sqrt(2/D) for the two-layer net, "
+                   help="* std of the initial weights (default: sqrt(2/D) for the two-layer net, "
                    "0.001 for softmax)")
+    add_cs231n_options(p, "the settings'")
     p.add_argument("--seed", metavar="N", type=seed_int, default=0,
                    help="seed of the initial weights and the minibatches (default: %(default)s)")
     p.add_argument("--split-seed", metavar="N", type=seed_int, default=0,
@@ -687,8 +870,9 @@ def main(argv=None):
     except (CommandError, data.DataError, CheckpointError) as error:
         message = str(error)
     except MemoryError as error:
-        sizes = [f"--{name.replace('_', '-')} {getattr(args, name)}"
-                 for name in ("hidden", "batch_size", "batch") if getattr(args, name, None)]
+        sizes = [f"--{name.replace('_', '-')} {' '.join(map(str, np.atleast_1d(value)))}"
+                 for name in ("hidden", "batch_size", "batch")
+                 if (value := getattr(args, name, None))]
         message = (f"not enough memory ({error or 'MemoryError'})"
                    + (f"; sizes asked for: {', '.join(sizes)}" if sizes else ""))
     except OSError as error:
