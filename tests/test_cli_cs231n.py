@@ -243,9 +243,21 @@ def test_cifar_uses_cs231n_settings(tmp_path):
         args = main_args("train", "--model", kind, "--data", f"cifar10:{tmp_path}")
         model, solver, _ = cs231n.settings(args)
         expected = module.CIFAR_SETTINGS
-        assert {k: v for k, v in model.items() if k != "dtype"} == {
-            k: v for k, v in expected["model"].items() if k != "dtype"}
+        assert model == {**expected["model"],
+                         "dtype": np.dtype(expected["model"].get("dtype", "float64")).type}
         assert solver == expected["solver"]
+
+
+@pytest.mark.parametrize("kind", ["fc-net", "conv-net", "rnn"])
+def test_the_settings_dtype_is_the_default_and_dtype_overrides_it(kind):
+    from models import cnn, fc_net, rnn
+    settings = {"fc-net": fc_net.DIGITS_SETTINGS, "conv-net": cnn.DIGITS_SETTINGS,
+                "rnn": rnn.DIGITS_SETTINGS["rnn"]}[kind]
+    model, _, _ = cs231n.settings(main_args("train", "--model", kind))
+    assert model["dtype"] == np.dtype(settings["model"].get("dtype", "float64")).type
+    for dtype in ("float32", "float64"):
+        model, _, _ = cs231n.settings(main_args("train", "--model", kind, "--dtype", dtype))
+        assert model["dtype"] == np.dtype(dtype).type
 
 
 def main_args(*argv):

@@ -155,14 +155,16 @@ def cmd_train(args):
     if args.model in cs231n.KINDS:
         with cs231n_errors():
             settings = cs231n.settings(args)
-            arrays, ds = cs231n.load_data(args, settings[2])  # fail before the folder is made
+            # fail before the output folder is made
+            arrays, ds = cs231n.load_data(args, settings[2], settings[0]["dtype"])
             with RunFolder.open(args.out) as run:
                 files = train_cs231n(args, settings, arrays, ds, run, start)
                 run.commit()
         print("wrote " + ", ".join(str(p) for p in files.values()))
         return 0
     defaults = SPIRAL_DEFAULTS if args.data == "spiral" else TRAIN_DEFAULTS
-    for name, value in {**defaults, "batch_size": 100, "optimizer": "adam"}.items():
+    for name, value in {**defaults, "batch_size": 100, "optimizer": "adam",
+                        "dtype": "float64"}.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.hidden = hidden_size(args, 100)
@@ -797,7 +799,7 @@ def build_parser():
     p.add_argument("--split-seed", metavar="N", type=seed_int, default=0,
                    help="seed of the train/validation/test split of digits and spiral "
                    "(default: %(default)s)")
-    p.add_argument("--dtype", choices=DTYPES, default="float64", help="(default: %(default)s)")
+    p.add_argument("--dtype", choices=DTYPES, help="* (default: float64)")
     p.add_argument("--threads", metavar="N", type=thread_count, default=1,
                    help="BLAS threads (default: %(default)s; small matrices are fastest on one)")
     p.add_argument("--out", metavar="DIR", type=path_arg, default="out",

@@ -90,7 +90,8 @@ def settings(args):
         model["reg"] = args.reg
     if args.init_std is not None:
         model["weight_scale"] = args.init_std
-    model["dtype"] = np.dtype(args.dtype).type
+    # the float dtype of the weights and the data (the settings name it, as a string)
+    model["dtype"] = np.dtype(args.dtype or model.get("dtype", "float64")).type
     if args.optimizer is not None:
         solver["update_rule"] = UPDATE_RULES[args.optimizer]
     if args.lr is not None:
@@ -115,10 +116,11 @@ def images(ds, X):
                       f"{tuple(shape)}")
 
 
-def load_data(args, data_kwargs):
-    """(data dict for the Solver, info): fc-net and conv-net get the Dataset's splits (conv-net
-    as images), the captioner the caption set made from the digits' split."""
-    dtype = np.dtype(args.dtype)
+def load_data(args, data_kwargs, dtype):
+    """(data dict for the Solver, the Dataset): fc-net and conv-net get the Dataset's splits
+    (conv-net as images), the captioner the caption set made from the digits' split (and no
+    Dataset); the features in the float `dtype`."""
+    dtype = np.dtype(dtype)
     if args.model == "rnn":
         caption_data = captions.load_digit_captions(seed=args.split_seed, **data_kwargs)
         for split in ("train", "val", "test"):
@@ -249,13 +251,12 @@ def test_data(model, spec, split_seed, path):
     of `spec` with the split the model was trained on, checked against the model's inputs."""
     kind = kind_of(model)
     args = _Spec(kind, spec, split_seed)
-    args.dtype = str(next(iter(model.params.values())).dtype)
     check_options(args, set())
     data_kwargs = model.metadata.get("data", {}).get("caption_set", {}) if kind == "rnn" else {}
     if not isinstance(data_kwargs, dict):
         raise CheckpointError(f"{path}: metadata.data.caption_set should be an object, found "
                               f"{data_kwargs!r}")
-    arrays, ds = load_data(args, data_kwargs)
+    arrays, ds = load_data(args, data_kwargs, next(iter(model.params.values())).dtype)
     if kind == "rnn":
         have, want = arrays["test_features"].shape[1:], model.params["W_proj"].shape[:1]
     else:
@@ -320,7 +321,7 @@ def small_problem(kind, seed, batch=5, hidden=None, spec=None, normalization=Non
         model.params["W_embed"] *= 100
         return X, y, model
     if spec:
-        arrays, ds = load_data(_Spec(kind, spec, seed), {})
+        arrays, ds = load_data(_Spec(kind, spec, seed), {}, np.float64)
         X, y, num_classes = arrays["X_train"][:batch], arrays["y_train"][:batch], ds.num_classes
     else:
         shape = (6,) if kind == "fc-net" else (1, 6, 6)
@@ -361,7 +362,7 @@ class _Spec:
     """The few fields of the parsed arguments `load_data` reads."""
 
     def __init__(self, model, spec, seed):
-        self.model, self.data, self.split_seed, self.dtype = model, spec, seed, "float64"
+        self.model, self.data, self.split_seed = model, spec, seed
 
 
 # --- checkpoints --------------------------------------------------------------------------------
