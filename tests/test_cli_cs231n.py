@@ -278,3 +278,37 @@ def test_a_corrupt_config_in_a_checkpoint_is_one_line(trained, capsys, tmp_path)
     status, _, err = run(capsys, "predict", bad)
     assert status == 2
     one_error_line(err, "W1")
+
+
+def write_fake_cifar(root, per_batch=220, n_test=20, seed=0):
+    """A CIFAR-10 folder of random images (the python batches' layout: rows of 3072 bytes, the
+    red plane, then green, then blue), enough for cs231n's 1,000 validation images."""
+    import pickle
+    rng = np.random.default_rng(seed)
+    for name in data.CIFAR10_FILES:
+        n = n_test if name == "test_batch" else per_batch
+        batch = {"batch_label": name, "labels": [int(v) for v in rng.integers(0, 10, n)],
+                 "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 "filenames": [f"{name}_{i}.png" for i in range(n)]}
+        (root / name).write_bytes(pickle.dumps(batch, protocol=4))
+
+
+@pytest.mark.parametrize("kind, extra", [("conv-net", ["--hidden", "10"]), ("fc-net", [])])
+def test_train_on_cifar_runs_the_cifar_settings(capsys, tmp_path, kind, extra):
+    root = tmp_path / "cifar"
+    root.mkdir()
+    write_fake_cifar(root)
+    out = tmp_path / "out"
+    status, stdout, _ = run(capsys, "train", "--model", kind, "--data", f"cifar10:{root}",
+                            "--epochs", "1", *extra, "--quiet", "--out", out)
+    assert status == 0 and "(ok)" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["num_train"] == 100 and metrics["data"]["num_val"] == 1000
+    settings = metrics["hyperparameters"]["settings"]
+    if kind == "conv-net":  # the notebook's net, channels first
+        assert metrics["data"]["model_input"] == [3, 32, 32]
+        assert settings["num_filters"] == 32 and settings["filter_size"] == 7
+        assert metrics["hyperparameters"]["solver"]["batch_size"] == 50
+    else:
+        assert settings["hidden_dims"] == [100] * 5 and settings["normalization"] == "batchnorm"
+    assert (out / "weights.png").read_bytes()[:8] == PNG_MAGIC
