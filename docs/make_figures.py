@@ -9,7 +9,7 @@ import numpy as np
 
 import tensorflowlite_clone as tflc
 import viz
-from models.cnn import ThreeLayerConvNet
+from models.cnn import ThreeLayerConvNet, layer_groups
 from models.two_layer_net import manual_loss
 from tensorflowlite_clone.app.cli import loss_graph, small_problem
 
@@ -29,7 +29,8 @@ def forgot_relu_mask(params, X, y, reg):
 def conv_net_graph():
     """cs231n's ThreeLayerConvNet (conv, relu, 2x2 max pool, affine, relu, affine, softmax loss)
     at a small size, recorded on a tape from its own `forward_tensors` and drawn with its
-    gradients."""
+    gradients, the ops of the convolution and of the pool drawn as one box each (`tflc graph
+    --model conv-net` draws it so too)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2, 3, 8, 8))
     y = np.array([0, 2])
@@ -37,9 +38,10 @@ def conv_net_graph():
     model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10,
                               num_classes=3, weight_scale=0.1, reg=REG, dtype=np.float64)
     with tflc.GradientTape(persistent=True) as tape:
-        loss, _ = model.forward_tensors(X, y)
+        loss, tensors = model.forward_tensors(X, y)
     return viz.draw_graph(tape, loss, inputs={"X": X, "y": y}, show_grads=True, rankdir="TB",
-                          title="ThreeLayerConvNet's loss (models/cnn.py)")
+                          collapse=layer_groups(tensors),
+                          title="ThreeLayerConvNet's loss (models/cnn.py); conv and pool boxed")
 
 
 def main():

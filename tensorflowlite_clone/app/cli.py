@@ -460,9 +460,10 @@ def loss_graph(model, X, y, reg, hand_derived=None, rtol=None, show_values=False
                show_grads=False, title=None):
     """The Graphviz drawing of the model's loss on (X, y)."""
     with tflc.GradientTape(persistent=True) as tape:
-        loss, _ = model.forward_tensors(X, y, reg)
+        loss, tensors = model.forward_tensors(X, y, reg)
     return viz.draw_graph(tape, loss, inputs={"X": X, "y": y}, hand_derived=hand_derived,
-                          rtol=rtol, show_values=show_values, show_grads=show_grads, title=title)
+                          rtol=rtol, show_values=show_values, show_grads=show_grads, title=title,
+                          collapse=cs231n.layer_boxes(model, tensors))
 
 
 def render_or_dot(graph, path):

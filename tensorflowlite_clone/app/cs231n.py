@@ -21,7 +21,7 @@ import numpy as np
 
 import viz
 from models.captioning_solver import CaptioningSolver
-from models.cnn import ThreeLayerConvNet
+from models.cnn import ThreeLayerConvNet, layer_groups
 from models.fc_net import FullyConnectedNet
 from models.rnn import CaptioningRNN
 from models.solver import Solver
@@ -265,6 +265,13 @@ def test_data(model, spec, split_seed, path):
         raise OptionError(f"{path} takes inputs of shape {tuple(want)} but {spec} gives "
                           f"{tuple(have)}")
     return arrays, ds
+
+
+def layer_boxes(model, tensors):
+    """`collapse=` for the graph of a model's loss: the conv net's convolution and max pool as
+    one box each (the engine composes them of windows, reshapes, matmul and max); None (every
+    op) for the other models."""
+    return layer_groups(tensors) if isinstance(model, ThreeLayerConvNet) else None
 
 
 def float64_copy(model):
