@@ -91,3 +91,26 @@ def check_count(value, name, allow_zero=False):
     if value < (0 if allow_zero else 1):
         raise ValueError(f"{name} must be {what} integer, got {value!r}")
     return int(value)
+
+
+def check_real(value, name, low=0.0, high=math.inf, low_open=False):
+    """value as a float: a finite real number (not a bool) in [low, high], or (low, high] with
+    low_open."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    above = value > low if low_open else value >= low
+    if not (math.isfinite(value) and above and value <= high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+    return float(value)
+
+
+def check_float_dtype(dtype):
+    """dtype (np.float32, "float64", ...) as a NumPy dtype of a floating-point kind."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a NumPy floating-point type, got {dtype!r}") from None
+    if dt.kind != "f":
+        raise TypeError(f"dtype must be a NumPy floating-point type, got {dt}")
+    return dt

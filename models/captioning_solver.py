@@ -28,9 +28,8 @@ import numpy as np
 
 from tensorflowlite_clone.app.training import HISTORY, fit
 
-from . import optim
 from ._checks import check_count
-from .solver import _UpdateRules
+from .solver import UpdateRules, checked_schedule
 
 DATA_KEYS = ("train_captions", "train_image_idxs", "train_features")
 
@@ -47,24 +46,8 @@ class CaptioningSolver:
         self.model = model
         self.data = data
         self.captions, self.image_idxs, self.features = _checked_data(data)
-        if isinstance(update_rule, str):
-            if update_rule not in optim.UPDATE_RULES:
-                raise ValueError(f'Invalid update_rule "{update_rule}": expected one of '
-                                 f"{', '.join(optim.UPDATE_RULES)} or a function")
-            update_rule = optim.UPDATE_RULES[update_rule]
-        elif not callable(update_rule):
-            raise TypeError("CaptioningSolver: update_rule must be the name of a rule in "
-                            "models.optim or a function (w, dw, config) -> (next_w, config), "
-                            f"got {update_rule!r}")
-        self.update_rule = update_rule
-        if optim_config is not None and not isinstance(optim_config, dict):
-            raise TypeError("CaptioningSolver: optim_config must be a dict, got "
-                            f"{type(optim_config).__name__}")
-        self.optim_config = {} if optim_config is None else optim_config
-        if (isinstance(lr_decay, (bool, np.bool_)) or not isinstance(lr_decay, (int, float, np.number))
-                or not np.isfinite(lr_decay)):
-            raise ValueError(f"CaptioningSolver: lr_decay must be a finite number, got {lr_decay!r}")
-        self.lr_decay = lr_decay
+        self.update_rule, self.optim_config, self.lr_decay = checked_schedule(
+            "CaptioningSolver", update_rule, optim_config, lr_decay)
         self.batch_size = check_count(batch_size, "batch_size")
         self.num_epochs = check_count(num_epochs, "num_epochs", allow_zero=True)
         self.print_every = check_count(print_every, "print_every")
@@ -91,7 +74,7 @@ class CaptioningSolver:
         num_train = self.captions.shape[0]
         self._per_epoch = max(num_train // self.batch_size, 1)
         self._num_iterations = self.num_epochs * self._per_epoch
-        fit(self.model, self.captions, self.image_idxs, self._loss, optimizer=_UpdateRules(self),
+        fit(self.model, self.captions, self.image_idxs, self._loss, optimizer=UpdateRules(self),
             num_iters=self._num_iterations, batch_size=self.batch_size, lr_decay=self.lr_decay,
             at_epoch="end", on_step=self._on_step,
             history={key: getattr(self, key) for key in HISTORY}, progress=self.verbose)

@@ -57,8 +57,6 @@ be N integer labels in 0..num_classes-1 (and N >= 1 when there are labels); meth
 "autodiff" or "manual"; reg a finite non-negative number. Otherwise a ValueError (TypeError for
 a wrong type) names the argument. X is cast to the model's dtype, so the gradients are in it.
 """
-import math
-import numbers
 
 import numpy as np
 
@@ -66,7 +64,7 @@ import tensorflowlite_clone as tflc
 
 from . import engine_layers as E
 from . import layer_utils, layers
-from ._checks import check_count, check_labels, check_reg
+from ._checks import check_count, check_float_dtype, check_labels, check_real, check_reg
 from .softmax import named
 
 __all__ = ["ThreeLayerConvNet", "layer_groups", "DIGITS_SETTINGS", "CIFAR_SETTINGS"]
@@ -96,26 +94,6 @@ CIFAR_SETTINGS = {
 }
 
 METHODS = ("autodiff", "manual")
-
-
-def _positive_number(value, name):
-    """A finite positive real number (not a bool)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-    return float(value)
-
-
-def _float_dtype(dtype):
-    """dtype as a NumPy floating-point scalar type (np.float32, "float64", ...)."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be a NumPy floating-point dtype, got {dtype!r}") from None
-    if dt.kind != "f":
-        raise TypeError(f"dtype must be a NumPy floating-point dtype, got {dt}")
-    return dt.type
 
 
 def _input_dim(input_dim, filter_size):
@@ -157,9 +135,9 @@ class ThreeLayerConvNet:
         F = check_count(num_filters, "num_filters")
         hidden_dim = check_count(hidden_dim, "hidden_dim")
         num_classes = check_count(num_classes, "num_classes")
-        weight_scale = _positive_number(weight_scale, "weight_scale")
+        weight_scale = check_real(weight_scale, "weight_scale", low_open=True)
         self.reg = check_reg(reg)
-        self.dtype = _float_dtype(dtype)
+        self.dtype = check_float_dtype(dtype).type
         self.input_dim = (C, H, W)
         self.num_filters, self.filter_size = F, filter_size
         self.hidden_dim, self.num_classes, self.weight_scale = hidden_dim, num_classes, weight_scale

@@ -40,7 +40,6 @@ accuracy with the Solver; `CIFAR_SETTINGS` are cs231n's notebook settings for CI
 """
 import copy
 import math
-import numbers
 
 import numpy as np
 
@@ -48,7 +47,7 @@ import tensorflowlite_clone as tflc
 
 from . import engine_layers as E
 from . import layers
-from ._checks import check_count, check_labels, check_reg
+from ._checks import check_count, check_float_dtype, check_labels, check_real, check_reg
 from .softmax import named
 
 NORMALIZATIONS = ("batchnorm", "layernorm")
@@ -80,27 +79,6 @@ CIFAR_SETTINGS = {
 
 
 # --- argument checks ---------------------------------------------------------------------------
-def _check_real(value, name, low=0.0, high=math.inf, low_open=False):
-    """value as a finite real number in [low, high] ((low, high] with low_open); bool is not one."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    above = value > low if low_open else value >= low
-    if not (math.isfinite(value) and above and value <= high):
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
-    return float(value)
-
-
-def _check_dtype(dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be a NumPy floating-point type, got {dtype!r}") from None
-    if dt.kind != "f":
-        raise TypeError(f"dtype must be a NumPy floating-point type, got {dt}")
-    return dt.type
-
-
 def _check_method(caller, method):
     if method not in METHODS:
         raise ValueError(f"{caller}: method must be 'autodiff' or 'manual', got {method!r}")
@@ -318,7 +296,7 @@ class TwoLayerNet(_AffineNet):
         input_dim = check_count(input_dim, "input_dim")
         hidden_dim = check_count(hidden_dim, "hidden_dim")
         num_classes = check_count(num_classes, "num_classes")
-        self.weight_scale = _check_real(weight_scale, "weight_scale")
+        self.weight_scale = check_real(weight_scale, "weight_scale")
         self.reg = check_reg(reg)
         self.params = {}
         self.params["W1"] = weight_scale * np.random.randn(input_dim, hidden_dim)
@@ -359,8 +337,8 @@ class FullyConnectedNet(_AffineNet):
         if normalization is not None and normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be 'batchnorm', 'layernorm' or None, got "
                              f"{normalization!r}")
-        dropout_keep_ratio = _check_real(dropout_keep_ratio, "dropout_keep_ratio", 0.0, 1.0, low_open=True)
-        self.weight_scale = _check_real(weight_scale, "weight_scale")
+        dropout_keep_ratio = check_real(dropout_keep_ratio, "dropout_keep_ratio", 0.0, 1.0, low_open=True)
+        self.weight_scale = check_real(weight_scale, "weight_scale")
         if seed is not None:
             seed = check_count(seed, "seed", allow_zero=True)
         self.hidden_dims, self.input_dim, self.num_classes = hidden_dims, input_dim, num_classes
@@ -370,7 +348,7 @@ class FullyConnectedNet(_AffineNet):
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = check_reg(reg)
         self.num_layers = 1 + len(hidden_dims)
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_float_dtype(dtype).type
         self.params = {}
         dims = [input_dim] + hidden_dims + [num_classes]
         for i in range(1, self.num_layers + 1):  # cs231n's order of draws: W1, W2, ...

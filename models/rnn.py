@@ -42,7 +42,7 @@ import tensorflowlite_clone as tflc
 
 from . import engine_rnn_layers as E
 from . import rnn_layers as L
-from ._checks import check_count, check_X
+from ._checks import check_count, check_float_dtype, check_X
 from .softmax import named
 
 CELL_TYPES = ("rnn", "lstm")
@@ -86,12 +86,7 @@ class CaptioningRNN:
         for name, size in [("input_dim", input_dim), ("wordvec_dim", wordvec_dim),
                            ("hidden_dim", hidden_dim)]:
             check_count(size, name)
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"dtype must be a floating-point dtype, got {dtype!r}") from None
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
+        dtype = check_float_dtype(dtype)
         self.cell_type = cell_type
         self.dtype = dtype
         self.word_to_idx = word_to_idx

@@ -61,24 +61,8 @@ class Solver:
                             f"`loss(X, y=None)`, got {type(model).__name__}")
         self.model = model
         self.X_train, self.y_train, self.X_val, self.y_val = _checked_data(data)
-
-        if isinstance(update_rule, str):
-            if update_rule not in optim.UPDATE_RULES:
-                raise ValueError(f'Invalid update_rule "{update_rule}": expected one of '
-                                 f"{', '.join(optim.UPDATE_RULES)} or a function")
-            update_rule = optim.UPDATE_RULES[update_rule]
-        elif not callable(update_rule):
-            raise TypeError("Solver: update_rule must be the name of a rule in models.optim or a "
-                            f"function (w, dw, config) -> (next_w, config), got {update_rule!r}")
-        self.update_rule = update_rule
-        if optim_config is not None and not isinstance(optim_config, dict):
-            raise TypeError("Solver: optim_config must be a dict, got "
-                            f"{type(optim_config).__name__}")
-        self.optim_config = {} if optim_config is None else optim_config
-        if (isinstance(lr_decay, (bool, np.bool_)) or not isinstance(lr_decay, numbers.Real)
-                or not math.isfinite(lr_decay)):
-            raise ValueError(f"Solver: lr_decay must be a finite number, got {lr_decay!r}")
-        self.lr_decay = lr_decay
+        self.update_rule, self.optim_config, self.lr_decay = checked_schedule(
+            "Solver", update_rule, optim_config, lr_decay)
         self.batch_size = check_count(batch_size, "batch_size")
         self.num_epochs = check_count(num_epochs, "num_epochs", allow_zero=True)
         self.num_train_samples = _optional_count(num_train_samples, "num_train_samples")
@@ -128,7 +112,7 @@ class Solver:
         self._num_iterations = self.num_epochs * per_epoch
         self._per_epoch, self._first_epoch = per_epoch, self.epoch
         fit(self.model, self.X_train, self.y_train, self.model.loss,
-            optimizer=_UpdateRules(self), num_iters=self._num_iterations,
+            optimizer=UpdateRules(self), num_iters=self._num_iterations,
             batch_size=self.batch_size, lr_decay=self.lr_decay, at_epoch="end",
             evaluate=self._evaluate, evaluate_first=True, on_step=self._on_step,
             history={key: getattr(self, key) for key in HISTORY}, progress=self.verbose)
@@ -182,7 +166,7 @@ class Solver:
         return filename
 
 
-class _UpdateRules:
+class UpdateRules:
     """`fit`'s optimizer for the Solver: every parameter through `update_rule` with its own
     config; `decay_lr` scales every config's learning rate."""
 
@@ -206,6 +190,27 @@ class _UpdateRules:
                 raise ValueError(f"Solver: lr_decay={factor} needs a learning_rate in the optim "
                                f"config of {p}, and the update rule set none")
             config["learning_rate"] *= factor
+
+
+def checked_schedule(caller, update_rule, optim_config, lr_decay):
+    """(update rule function, optim_config dict, lr_decay) for a Solver, checked: the rule a
+    name in models.optim or a function, the config a dict (None: {}), the decay a finite
+    number."""
+    if isinstance(update_rule, str):
+        if update_rule not in optim.UPDATE_RULES:
+            raise ValueError(f'Invalid update_rule "{update_rule}": expected one of '
+                             f"{', '.join(optim.UPDATE_RULES)} or a function")
+        update_rule = optim.UPDATE_RULES[update_rule]
+    elif not callable(update_rule):
+        raise TypeError(f"{caller}: update_rule must be the name of a rule in models.optim or a "
+                        f"function (w, dw, config) -> (next_w, config), got {update_rule!r}")
+    if optim_config is not None and not isinstance(optim_config, dict):
+        raise TypeError(f"{caller}: optim_config must be a dict, got "
+                        f"{type(optim_config).__name__}")
+    if (isinstance(lr_decay, (bool, np.bool_)) or not isinstance(lr_decay, numbers.Real)
+            or not math.isfinite(lr_decay)):
+        raise ValueError(f"{caller}: lr_decay must be a finite number, got {lr_decay!r}")
+    return update_rule, {} if optim_config is None else optim_config, lr_decay
 
 
 def _checked_data(data):
