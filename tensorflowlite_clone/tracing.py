@@ -7,7 +7,9 @@ The first call with a given signature (shapes and dtypes of the arrays, values o
 arguments) runs f on a tape that records every op, watched or not, and then asks that tape for
 the gradients inside its own block: the sweep runs the VJPs on Tensors, so the backward pass is
 recorded too, as more equations of the same program (program.py). The program, cut down to what
-the value and the gradients need, is written out as a Python function, one line per equation
+the value and the gradients need and rewritten by passes.py (what derives from constants alone
+computed once, repeated ops dropped: exactly the same numbers), is written out as a Python
+function, one line per equation
 (`v7 = f3(v5, v6)`), each value deleted after its last use. Later calls run that function on
 the new arguments: only the ops' NumPy forwards, without Tensors, equations, lookups or
 conversions, which is most of the eager engine's cost on small arrays.
@@ -33,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from . import ops as _ops
+from .passes import optimize
 from .primitive import _REWORDED, _state, _user_frame
-from .program import depends_on, last_uses, needed_for
+from .program import depends_on, last_uses
 from .tape import GradientTape, _as_result, _as_tensors, _flatten, _unflatten, argnums_of, value_and_grad
 from .tensor import Tensor, _wrap
 
@@ -206,13 +209,15 @@ class _Plan:
 
         arguments = [slot_of[id(leaf)] for leaf in arguments]
         results = [slot_of.get(id(x)) for x in outputs]  # None: a constant (zeros)
-        needed = needed_for(program.equations, [s for s in results if s is not None])
-        equations = [program.equations[k] for k in needed]
+        # constants folded, repeats dropped, dead code gone (passes.py); a result may now be a
+        # constant array
+        equations, results = optimize(program, results, arguments)
         lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
         owned = set()  # slots holding an array made here that nothing else shares
+        slots = [s for s in results if type(s) is int]
         # (arguments are never deleted: the caller holds them, and params may read them)
-        for k, eq, last in zip(needed, equations, last_uses(equations, [*results, *arguments])):
-            given = program.given[k]
+        for k, (eq, last) in enumerate(zip(equations, last_uses(equations, [*slots, *arguments]))):
+            given = eq.given
             ins = [f"v{s}" if s is not None else constant(x) for s, x in zip(eq.inputs, given)]
             params = [_param_code(p, f"p{k}_{i}", set(arguments), slot_of, names)
                       for i, p in enumerate(eq.params)]
@@ -233,7 +238,7 @@ class _Plan:
                 lines.append(f"    v{eq.output} = asarray(v{eq.output})")
             if last:
                 lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
-        values = [f"v{s}" if s is not None else f"{constant(x)}.copy()"
+        values = [f"v{s}" if type(s) is int else f"{constant(x if s is None else s)}.copy()"
                   for s, x in zip(results, outputs)]
         lines.append(f"    return {values[0]}, [{', '.join(values[1:])}]")
         self.source = "\n".join(lines) + "\n"

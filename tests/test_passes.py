@@ -1,0 +1,171 @@
+"""The trace's passes on a recorded program (tensorflowlite_clone/passes.py), each on its own:
+the rewritten lines compute exactly what the unrewritten ones compute (bit for bit, same dtype)
+on new random inputs, and each pass does what it says (folds, drops repeats) and no more."""
+import numpy as np
+import pytest
+
+import tensorflowlite_clone as tflc
+from tensorflowlite_clone import passes
+from tensorflowlite_clone.program import needed_for
+from tensorflowlite_clone.tracing import _TracingTape
+
+rng = np.random.default_rng(0)
+
+
+def record(f, arrays):
+    """(program, argument slots, result slots) of f's forward and backward pass on `arrays`,
+    as the trace records them (every op; the gradients of every argument)."""
+    args = [tflc.Tensor(a.copy()) for a in arrays]
+    with _TracingTape(args) as tape:
+        loss = f(*args)
+        grads = tape.gradient(loss, args, unconnected_gradients="zero")
+    slot_of = tape.program.slot_of
+    return (tape.program, [slot_of[id(a)] for a in args],
+            [slot_of.get(id(x)) for x in [loss, *grads]])
+
+
+def run(lines, results, arguments, values):
+    """Interpret `lines` (passes.Line) on new argument `values`: the results' arrays (a result
+    that is an array is a folded constant)."""
+    env = dict(zip(arguments, values))
+    for line in lines:
+        ins = [env[s] if s is not None else x for s, x in zip(line.inputs, line.given)]
+        out = line.op.forward(*ins, *line.params)
+        env[line.output] = out if type(out) is np.ndarray else np.asarray(out)
+    return [env[s] if type(s) is int else s for s in results]
+
+
+def unrewritten(program, results, arguments):
+    lines = passes.lines_of(program, arguments)
+    return [lines[k] for k in needed_for(lines, [s for s in results if s is not None])]
+
+
+def x_times_x(w, x):  # sum(w * w): its VJP computes g * w twice
+    return tflc.sum((x @ w) ** 2) + 0.5 * tflc.sum(w * w)
+
+
+def softmax_loss(w, x):
+    scores = x @ w
+    shifted = scores - tflc.max(tflc.stop_gradient(scores), axis=1, keepdims=True)
+    log_probs = shifted - tflc.log(tflc.sum(tflc.exp(shifted), axis=1, keepdims=True))
+    return -tflc.mean(log_probs[np.arange(4), np.array([0, 2, 1, 2])]) + 1e-3 * 2 * tflc.sum(w * w)
+
+
+def repeated(w, x):  # the same tanh twice, and constants combined before they meet w
+    a, b = tflc.tanh(x @ w), tflc.tanh(x @ w)
+    return tflc.sum(a * b) + (2.0 * 3.0 + tflc.sum(np.ones(3) * 0.5)) * tflc.sum(w)
+
+
+FUNCTIONS = [x_times_x, softmax_loss, repeated]
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("which", ["fold", "cse", "all"])
+def test_a_pass_computes_what_the_unrewritten_program_computes(f, which):
+    w, x = rng.standard_normal((3, 3)), rng.standard_normal((4, 3))
+    program, arguments, results = record(f, [w, x])
+    lines = passes.lines_of(program, arguments)
+    if which == "fold":
+        lines, constants = passes.fold_constants(lines)
+        rewritten = [constants.get(s, s) for s in results]
+    elif which == "cse":
+        lines, renamed = passes.eliminate_common_subexpressions(lines)
+        rewritten = [renamed.get(s, s) for s in results]
+    else:
+        lines, rewritten = passes.optimize(program, results, arguments)
+    before = unrewritten(program, results, arguments)
+    assert len(lines) < len(before if which == "all" else passes.lines_of(program, arguments))
+    for _ in range(5):  # new values: what was computed from the arguments is computed afresh
+        values = [rng.standard_normal((3, 3)), rng.standard_normal((4, 3))]
+        for got, expected in zip(run(lines, rewritten, arguments, values),
+                                 run(before, results, arguments, values)):
+            assert got.dtype == expected.dtype and got.shape == expected.shape
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_common_subexpressions_the_vjp_of_x_times_x():
+    """d/dw sum(w * w) is g * w + g * w: the two products are one after the pass."""
+    program, arguments, results = record(lambda w: tflc.sum(w * w), [rng.standard_normal(5)])
+    lines = passes.lines_of(program, arguments)
+    kept, renamed = passes.eliminate_common_subexpressions(lines)
+    products = [line for line in kept if line.op is tflc.multiply]
+    assert len(products) == len([line for line in lines if line.op is tflc.multiply]) - 1
+    assert len(renamed) == 1
+    (add,) = [line for line in kept if line.op is tflc.add]
+    assert add.inputs[0] == add.inputs[1]  # g * w + g * w, read from one slot
+
+
+def line(op, inputs, output, params=(), given=None):
+    given = given if given is not None else (None,) * len(inputs)
+    return passes.Line(op, tuple(inputs), output, tuple(params), tuple(given), False)
+
+
+def test_common_subexpressions_need_the_same_parameters_and_constants():
+    c1, c2 = np.ones(3), np.ones(3)  # equal values, different arrays: not known to stay equal
+    lines = [line(tflc.sum, [0], 1, (0, False)), line(tflc.sum, [0], 2, (1, False)),
+             line(tflc.sum, [0], 3, (0, False)),
+             line(tflc.multiply, [0, None], 4, given=(None, c1)),
+             line(tflc.multiply, [0, None], 5, given=(None, c2)),
+             line(tflc.multiply, [0, None], 6, given=(None, 1)),
+             line(tflc.multiply, [0, None], 7, given=(None, 1.0)),
+             line(tflc.multiply, [0, None], 8, given=(None, c1))]
+    kept, renamed = passes.eliminate_common_subexpressions(lines)
+    assert renamed == {3: 1, 8: 4}  # sum over axis 0 twice; the same array c1 twice
+    assert [k.output for k in kept] == [1, 2, 4, 5, 6, 7]
+
+
+def test_unhashable_parameters_are_never_merged():
+    lines = [line(tflc.sum, [0], 1, ([0],)), line(tflc.sum, [0], 2, ([0],))]
+    kept, renamed = passes.eliminate_common_subexpressions(lines)
+    assert renamed == {} and len(kept) == 2
+
+
+def test_folding_computes_lines_of_constants_once():
+    program, arguments, results = record(repeated, [rng.standard_normal((3, 3)),
+                                                    rng.standard_normal((4, 3))])
+    lines = passes.lines_of(program, arguments)
+    kept, constants = passes.fold_constants(lines)
+    assert constants and all(type(v) is np.ndarray for v in constants.values())
+    assert all(any(s is not None for s in k.inputs) or k.reads_arguments for k in kept)
+    # the constant factor 2 * 3 + sum(ones(3) * 0.5) = 7.5 is a value now, not three lines
+    assert any(v.shape == () and v == 7.5 for v in constants.values())
+
+
+def test_folding_keeps_a_line_whose_parameters_are_arguments():
+    """An index built of argument arrays (labels) changes every call: never folded."""
+    def f(w, labels):
+        picked = tflc.Tensor(np.eye(3))[np.arange(2), labels]  # constants, labels an argument
+        return tflc.sum(w[np.arange(2), labels]) + tflc.sum(picked)
+
+    traced, eager = tflc.trace(f), tflc.value_and_grad(f)
+    w = rng.standard_normal((2, 3))
+    for labels in [np.array([0, 1]), np.array([2, 2]), np.array([1, 0])]:
+        (value, grad), (expected_value, expected_grad) = traced(w, labels), eager(w, labels)
+        assert float(value) == float(expected_value)
+        np.testing.assert_array_equal(grad.numpy(), expected_grad.numpy())
+
+
+def test_a_gradient_that_is_a_constant_is_a_fresh_array_each_call():
+    traced = tflc.trace(lambda w: 3.0 * tflc.sum(w))
+    w = np.ones(4)
+    grads = [traced(w)[1].numpy() for _ in range(4)]  # record, first replay (checked), more
+    np.testing.assert_array_equal(grads[-1], [3.0] * 4)
+    grads[-1][:] = 0  # the caller's to change
+    np.testing.assert_array_equal(traced(w)[1].numpy(), [3.0] * 4)
+    (plan,) = traced.plans.values()
+    assert "broadcast_to" not in plan.source  # the seed times 3, broadcast: all folded
+
+
+def test_the_two_layer_step_loses_its_repeated_and_constant_lines():
+    """The seed's step: reg * sum(W * W)'s VJP multiplies by W once per layer, not twice, and
+    the scalar seed arithmetic (d loss / d loss times reg, -1/N) is folded."""
+    from models.two_layer_net import TwoLayerNet, _traced_loss
+    net = TwoLayerNet(6, 5, 3, std=0.3)
+    X, y = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
+    for _ in range(3):
+        net.loss(X, y, reg=0.1, method="traced")
+    plan = next(plan for signature, plan in _traced_loss.plans.items() if plan is not None
+                and "(8, 6)" in str(signature))
+    backward = plan.source.split("# add -> ()")[-1]
+    assert backward.count("# multiply -> (6, 5)") == 1 and backward.count("# multiply -> (5, 3)") == 1
+    assert "broadcast_to -> (6, 5)" not in backward
