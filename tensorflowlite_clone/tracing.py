@@ -48,6 +48,8 @@ def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
     single, nums = argnums_of(argnums, "trace")
     eager = value_and_grad(f, argnums)
     plans = {}  # signature -> _Plan, or None where f is run eagerly (a constant, or it reads values)
+    why = {}  # signature -> why it was recorded (what differed from the call before), and how it runs
+    last = None  # the signature of the latest call
     warned = False
 
     def traced(*args, **kwargs):
@@ -58,11 +60,17 @@ def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
                 raise TypeError(f"trace: argnums {i} but only {len(args)} positional arguments")
         if _state.recording or _state.anomaly:  # an outer tape wants to see f's ops, or anomaly checks
             return eager(*args)
+        nonlocal last
         leaves = []
         signature = _describe(args, leaves)
+        previous, last = last, signature
         if signature not in plans:  # record; the result comes from running f as usual
             if len(plans) == MAX_PLANS:  # forget the oldest (a signature that keeps changing)
+                why.pop(next(iter(plans)), None)
                 del plans[next(iter(plans))]
+            why[signature] = ("the first call" if previous is None else
+                              _difference(previous, signature) if previous not in (None, signature)
+                              else "a plan dropped after its first replay failed the check")
             plan, eager_because = _Plan.record(f, args, nums)
             if eager_because:  # a replay would reuse what this call saw: run f itself instead
                 nonlocal warned
@@ -72,6 +80,10 @@ def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
                                   "eagerly for arguments of this signature", RuntimeWarning,
                                   stacklevel=2)
                 plan = None
+            if eager_because:
+                why[signature] += f"; runs eagerly: f {eager_because}"
+            elif plan is None:
+                why[signature] += "; runs eagerly: f's value does not depend on its arguments"
             plans[signature] = plan
             return eager(*args)
         plan = plans[signature]
@@ -91,7 +103,17 @@ def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
         structured = [_unflatten(args[i], iter(part)) for i, part in zip(nums, grads)]
         return value, structured[0] if single else tuple(structured)
 
-    traced.__wrapped__, traced.plans = f, plans  # plans: signature -> plan, for inspection
+    def explain():
+        """How many plans there are and, for each argument signature, why a call recorded it:
+        the first call, or what differed from the call before (which argument's shape, dtype
+        or value), and whether f runs eagerly for it (and why)."""
+        name = getattr(f, "__qualname__", repr(f))
+        lines = [f"trace of {name}: {sum(p is not None for p in plans.values())} plan(s) for "
+                 f"{len(plans)} argument signature(s) (at most {MAX_PLANS} are kept)"]
+        lines += [f"  {k}. recorded for {why.get(sig, '?')}" for k, sig in enumerate(plans, 1)]
+        return "\n".join(lines)
+
+    traced.__wrapped__, traced.plans, traced.explain = f, plans, explain  # for inspection
     return traced
 
 
@@ -112,6 +134,45 @@ def _describe(value, leaves):
         return type(value), value
     raise TypeError(f"trace: cannot trace an argument of type {type(value).__name__}; pass "
                     "arrays, Tensors, numbers, strings, or lists / tuples / dicts of them")
+
+
+def _is_array(description):  # `_describe`'s (shape, dtype) of an array
+    return isinstance(description[0], tuple)
+
+
+def _difference(old, new, path="arguments"):
+    """What differs between two signatures from `_describe`, in words: each argument (or item
+    of one) whose shape, dtype, value or structure changed."""
+    return "; ".join(_differences(old, new, path))
+
+
+def _differences(old, new, path):
+    if old == new:
+        return []
+    if _is_array(old) and _is_array(new):
+        changes = [f"{what} {a} -> {b}" for what, a, b in (("shape", old[0], new[0]),
+                                                           ("dtype", old[1], new[1])) if a != b]
+        return [f"{path}: {', '.join(changes)}"]
+    if not _is_array(old) and not _is_array(new) and old[0] is new[0]:
+        kind = old[0]
+        if kind in (list, tuple) and len(old) == len(new):
+            return [line for i, (a, b) in enumerate(zip(old[1:], new[1:])) for line in
+                    _differences(a, b, f"argument {i}" if path == "arguments" else f"{path}[{i}]")]
+        if kind is dict and [k for k, _ in old[1:]] == [k for k, _ in new[1:]]:
+            return [line for (key, a), (_, b) in zip(old[1:], new[1:])
+                    for line in _differences(a, b, f"{path}[{key!r}]")]
+        if kind not in (list, tuple, dict):
+            return [f"{path}: value {old[1]!r} -> {new[1]!r}"]
+    return [f"{path}: {_kind(old)} -> {_kind(new)}"]
+
+
+def _kind(description):
+    if _is_array(description):
+        return f"an array {description[0]} {description[1]}"
+    kind = description[0]
+    if kind in (list, tuple, dict):
+        return f"a {kind.__name__} of {len(description) - 1}"
+    return f"{kind.__name__} {description[1]!r}"
 
 
 class _TracingTape(GradientTape):

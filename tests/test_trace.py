@@ -298,3 +298,36 @@ def test_gradients_meeting_are_summed_in_place_and_nothing_shared_is_written():
     assert "(in place)" in next(iter(traced.plans.values())).source
     np.testing.assert_array_equal(x, x_copy)
     np.testing.assert_array_equal(c, c_copy)
+
+
+def test_explain_says_why_each_plan_was_recorded():
+    """`traced.explain()`: how many plans, and for each the argument that changed (its shape,
+    dtype or value) from the call before, or why f runs eagerly for it."""
+    def loss(p, X, reg):
+        return tflc.sum((X @ p["W"]) ** 2) + reg * tflc.sum(p["W"])
+
+    traced = tflc.trace(loss)
+    W = {"W": np.ones((3, 2))}
+    traced(W, np.ones((4, 3)), 0.1)
+    traced(W, np.ones((4, 3)), 0.1)  # same signature: no new plan
+    traced(W, np.ones((5, 3)), 0.1)
+    traced(W, np.ones((5, 3)), 0.2)
+    traced({"W": np.ones((3, 2), np.float32)}, np.ones((5, 3)), 0.2)
+    traced({"W": np.ones((3, 2)), "b": np.ones(2)}, np.ones((5, 3)), 0.2)
+    lines = traced.explain().splitlines()
+    assert lines[0].startswith("trace of test_explain_says_why_each_plan_was_recorded.<locals>"
+                               ".loss: 5 plan(s) for 5 argument signature(s)")
+    assert lines[1:] == ["  1. recorded for the first call",
+                         "  2. recorded for argument 1: shape (4, 3) -> (5, 3)",
+                         "  3. recorded for argument 2: value 0.1 -> 0.2",
+                         "  4. recorded for argument 0['W']: dtype float64 -> float32",
+                         "  5. recorded for argument 0: a dict of 1 -> a dict of 2"]
+
+
+def test_explain_names_what_made_f_run_eagerly():
+    traced = tflc.trace(lambda w: tflc.sum(w * float(tflc.sum(w))))
+    with pytest.warns(RuntimeWarning):
+        traced(np.ones(2))
+    text = traced.explain()
+    assert "0 plan(s) for 1 argument signature(s)" in text
+    assert "runs eagerly: f reads the value of a traced tensor (float())" in text
