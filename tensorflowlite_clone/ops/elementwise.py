@@ -96,9 +96,16 @@ power.bind = _power_bind
 exp = Primitive("exp", np.exp, (lambda g, ans, _x: g * ans,), saves="ans")
 log = Primitive("log", np.log, (lambda g, ans, x: g / x,), saves="x")
 tanh = Primitive("tanh", np.tanh, (lambda g, ans, _x: g * (1 - ans * ans),), saves="ans")
-# 1 / (1 + exp(-x)) = exp(-log(1 + exp(-x))): logaddexp keeps it exact in both tails, in x's dtype
-sigmoid = Primitive("sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
-                    (lambda g, ans, _x: g * (ans * (1 - ans)),), saves="ans")
+
+
+def _sigmoid(x):
+    """1 / (1 + exp(-x)) for x >= 0 and exp(x) / (1 + exp(x)) below: exp(-|x|) never
+    overflows, and each tail keeps its relative precision (within 2 ulps), in x's dtype."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1 + e)
+
+
+sigmoid = Primitive("sigmoid", _sigmoid, (lambda g, ans, _x: g * (ans * (1 - ans)),), saves="ans")
 
 # comparisons: boolean results, so no gradient (and a gradient tape never records them); the
 # Tensor's comparison operators, so that a trace records a mask rather than reading values
