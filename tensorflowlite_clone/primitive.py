@@ -110,6 +110,8 @@ class Primitive:
             _check_forward(self, value, values, where)
         recording = state.recording
         if recording:
+            if state.tracing is not None:  # raw argument arrays as the trace's Tensors, for every
+                inputs = state.tracing.as_tensors(inputs)  # tape: VJPs must meet them as Tensors
             for tape in recording:
                 tape.record(self, inputs, values, output, value, params, where)
         return output

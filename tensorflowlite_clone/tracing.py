@@ -38,31 +38,34 @@ from . import ops as _ops
 from .passes import optimize
 from .primitive import _REWORDED, _state, _user_frame
 from .program import depends_on, last_uses
-from .tape import GradientTape, _as_result, _as_tensors, _flatten, _unflatten, argnums_of, value_and_grad
+from .tape import GradientTape, _as_result, _flatten, _unflatten, argnums_of, value_and_grad
 from .tensor import Tensor, _wrap
 
 
-def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
-          ) -> Callable[..., tuple[Tensor, Any]]:
-    """`value_and_grad(f, argnums)`, recorded once per argument signature and then replayed."""
-    single, nums = argnums_of(argnums, "trace")
-    eager = value_and_grad(f, argnums)
+def jit(f: Callable[..., Any], name: str = "jit") -> Callable[..., Any]:
+    """`f`, recorded once per argument signature and then replayed as straight-line code.
+
+    f takes arrays, Tensors and numbers (or lists / tuples / dicts of them) and computes with
+    the engine's ops; it may differentiate with a tape or `value_and_grad` and apply an update
+    (`return loss, {k: p[k] - lr * g[k] for k in p}`), as a step under JAX's `jit` does. Its
+    result's structure comes back with each Tensor replayed (a fresh Tensor each call); the
+    rest of the result is what the recording call returned. `jitted.plans` and
+    `jitted.explain()` show what was recorded and why.
+    """
     plans = {}  # signature -> _Plan, or None where f is run eagerly (a constant, or it reads values)
     why = {}  # signature -> why it was recorded (what differed from the call before), and how it runs
     last = None  # the signature of the latest call
     warned = False
 
-    def traced(*args, **kwargs):
+    def jitted(*args, **kwargs):
         if kwargs:
-            raise TypeError("trace: pass f's arguments positionally (keywords are not traced)")
-        for i in nums:
-            if i >= len(args):
-                raise TypeError(f"trace: argnums {i} but only {len(args)} positional arguments")
+            raise TypeError(f"{name}: pass f's arguments positionally (keywords are not traced)")
         if _state.recording or _state.anomaly:  # an outer tape wants to see f's ops, or anomaly checks
-            return eager(*args)
+            return f(*_float_tensors(args))
         nonlocal last
         leaves = []
-        signature = _describe(args, leaves)
+        signature = _describe(args, leaves, name)
+        args = _float_tensors(args)
         previous, last = last, signature
         if signature not in plans:  # record; the result comes from running f as usual
             if len(plans) == MAX_PLANS:  # forget the oldest (a signature that keeps changing)
@@ -71,69 +74,101 @@ def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
             why[signature] = ("the first call" if previous is None else
                               _difference(previous, signature) if previous not in (None, signature)
                               else "a plan dropped after its first replay failed the check")
-            plan, eager_because = _Plan.record(f, args, nums)
+            plan, eager_because = _Plan.record(f, args, leaves)
             if eager_because:  # a replay would reuse what this call saw: run f itself instead
                 nonlocal warned
                 if not warned:
                     warned = True
-                    warnings.warn(f"trace: f {eager_because}, which a replay cannot redo; f runs "
+                    warnings.warn(f"{name}: f {eager_because}, which a replay cannot redo; f runs "
                                   "eagerly for arguments of this signature", RuntimeWarning,
-                                  stacklevel=2)
-                plan = None
-            if eager_because:
+                                  stacklevel=3 if name == "trace" else 2)
                 why[signature] += f"; runs eagerly: f {eager_because}"
             elif plan is None:
                 why[signature] += "; runs eagerly: f's value does not depend on its arguments"
             plans[signature] = plan
-            return eager(*args)
+            return f(*args)
         plan = plans[signature]
         if plan is None:
-            return eager(*args)
-        value, grads = plan.run(leaves)
+            return f(*args)
+        result = plan.run(leaves)
         if not plan.checked:  # the first replay (on new values, as a rule): compare with f itself
-            expected = eager(*args)
-            if not _same((value, grads), expected):
+            if not _same(result, f(*args)):
                 del plans[signature]
                 raise RuntimeError(
-                    "trace: replaying f's recorded ops gave a different result from running f; "
+                    f"{name}: replaying f's recorded ops gave a different result from running f; "
                     "f must compute only with the engine's ops on its arguments (a value computed "
                     "outside them, such as a comparison or arithmetic on .numpy(), is frozen into "
-                    "the trace). Use value_and_grad for this f.")
+                    "the trace). Run f without it (value_and_grad for a traced step).")
             plan.checked = True
-        structured = [_unflatten(args[i], iter(part)) for i, part in zip(nums, grads)]
-        return value, structured[0] if single else tuple(structured)
+        return result
 
     def explain():
         """How many plans there are and, for each argument signature, why a call recorded it:
         the first call, or what differed from the call before (which argument's shape, dtype
         or value), and whether f runs eagerly for it (and why)."""
-        name = getattr(f, "__qualname__", repr(f))
-        lines = [f"trace of {name}: {sum(p is not None for p in plans.values())} plan(s) for "
+        wrapped = getattr(f, "__wrapped__", f)
+        title = getattr(wrapped, "__qualname__", repr(wrapped))
+        lines = [f"{name} of {title}: {sum(p is not None for p in plans.values())} plan(s) for "
                  f"{len(plans)} argument signature(s) (at most {MAX_PLANS} are kept)"]
         lines += [f"  {k}. recorded for {why.get(sig, '?')}" for k, sig in enumerate(plans, 1)]
         return "\n".join(lines)
 
-    traced.__wrapped__, traced.plans, traced.explain = f, plans, explain  # for inspection
+    jitted.__wrapped__, jitted.plans, jitted.explain = f, plans, explain  # for inspection
+    return jitted
+
+
+def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
+          ) -> Callable[..., tuple[Tensor, Any]]:
+    """`jit(value_and_grad(f, argnums))`: f's value and gradients, recorded once per argument
+    signature and then replayed; the differentiated arguments must hold floating-point arrays."""
+    single, nums = argnums_of(argnums, "trace")
+    eager = value_and_grad(f, argnums)
+    eager.__wrapped__ = f
+    jitted = jit(eager, name="trace")
+
+    def traced(*args, **kwargs):
+        if kwargs:
+            raise TypeError("trace: pass f's arguments positionally (keywords are not traced)")
+        for i in nums:
+            if i >= len(args):
+                raise TypeError(f"trace: argnums {i} but only {len(args)} positional arguments")
+            for leaf in _flatten(args[i]):
+                if not isinstance(leaf, (Tensor, np.ndarray)) or leaf.dtype.kind not in "fc":
+                    kind = getattr(leaf, "dtype", type(leaf).__name__)
+                    raise TypeError(f"trace: argument {i} holds {kind}; a traced function is "
+                                    "differentiated with respect to floating-point arrays only")
+        return jitted(*args)
+
+    traced.__wrapped__, traced.plans, traced.explain = f, jitted.plans, jitted.explain
     return traced
 
 
 MAX_PLANS = 32  # per traced function
 
 
-def _describe(value, leaves):
+def _describe(value, leaves, name="trace"):
     """`value`'s signature, what a plan is specific to (array shapes and dtypes, the values of
     everything else), appending its arrays to `leaves` in the order `_flatten` visits them."""
     if isinstance(value, (Tensor, np.ndarray)):
         leaves.append(value)
         return value.shape, value.dtype
     if isinstance(value, (list, tuple)):
-        return (type(value),) + tuple([_describe(item, leaves) for item in value])
+        return (type(value),) + tuple([_describe(item, leaves, name) for item in value])
     if isinstance(value, dict):
-        return (dict,) + tuple([(key, _describe(item, leaves)) for key, item in value.items()])
+        return (dict,) + tuple([(key, _describe(item, leaves, name)) for key, item in value.items()])
     if value is None or isinstance(value, (bool, int, float, complex, str, np.number)):
         return type(value), value
-    raise TypeError(f"trace: cannot trace an argument of type {type(value).__name__}; pass "
+    raise TypeError(f"{name}: cannot trace an argument of type {type(value).__name__}; pass "
                     "arrays, Tensors, numbers, strings, or lists / tuples / dicts of them")
+
+
+def _float_tensors(args):
+    """The arguments with each floating-point array as a Tensor around it (the same array), so
+    that f's arithmetic on it (`0.9 * velocity`) is the engine's, recorded and replayed, as
+    JAX's jit hands f tracers; integer and boolean arrays (labels, indices) stay arrays."""
+    def convert(x):
+        return _wrap(x) if type(x) is np.ndarray and x.dtype.kind in "fc" else x
+    return _unflatten(args, iter([convert(x) for x in _flatten(args)]))
 
 
 def _is_array(description):  # `_describe`'s (shape, dtype) of an array
@@ -201,14 +236,23 @@ class _TracingTape(GradientTape):
         self.eager_because = None  # what f did that a replay cannot redo, and where
 
     def record(self, op, inputs, values, output, value, params, where):
-        slot_of, as_tensor = self._program.slot_of, self._as_tensor
+        slot_of = self._program.slot_of
         slots = [slot_of.get(id(x), slot_of.get(id(v))) for x, v in zip(inputs, values)]
-        inputs = [as_tensor.get(id(x), x) for x in inputs]
         self._program.add(op, inputs, slots, values, output, value, params, where)
+
+    def as_tensors(self, inputs):
+        """An op's inputs with each raw argument array replaced by the Tensor around it, before
+        any tape records them (a tape inside f, value_and_grad's, keeps its inputs for its VJPs:
+        they must meet the argument as a Tensor, or what they compute from it is frozen)."""
+        as_tensor = self._as_tensor
+        if not as_tensor or not any(id(x) in as_tensor for x in inputs):
+            return inputs
+        return [as_tensor.get(id(x), x) for x in inputs]
 
     def read(self, x, how):
         program = self._program
-        slot = program.slot_of.get(id(x))
+        # (a Tensor f made around an argument's array, as value_and_grad does, is that argument)
+        slot = program.slot_of.get(id(x), program.slot_of.get(id(getattr(x, "_value", x))))
         if slot is not None and slot in depends_on(program.equations, program.leaves):
             self.cannot_replay(f"reads the value of a traced tensor ({how})")
 
@@ -231,34 +275,25 @@ class _Plan:
     Python function (the module docstring says how); `source` is its code, `run` calls it."""
 
     @classmethod
-    def record(cls, f, args, nums):
-        """(the plan, None), or (None, why f must run eagerly) when it cannot be replayed."""
-        args = list(args)
-        for i in nums:  # the differentiated arguments enter as Tensors, as value_and_grad has them
-            for leaf in _flatten(args[i]):
-                if not isinstance(leaf, (Tensor, np.ndarray)) or leaf.dtype.kind not in "fc":
-                    kind = getattr(leaf, "dtype", type(leaf).__name__)
-                    raise TypeError(f"trace: argument {i} holds {kind}; a traced function is "
-                                    "differentiated with respect to floating-point arrays only")
-            args[i] = _as_tensors(args[i])
-        leaves = []
-        _describe(args, leaves)
-        differentiated = [_flatten(args[i]) for i in nums]
+    def record(cls, f, args, leaves):
+        """(the plan, None), or (None, why f must run eagerly) when it cannot be replayed
+        (None, None when no result of f depends on its arguments: nothing to replay)."""
         with _TracingTape(leaves) as tape:
-            loss = f(*args)
-            if not isinstance(loss, Tensor) or id(loss) not in tape.program.slot_of:
-                return None, tape.eager_because  # a constant: nothing to replay
-            grads = tape.gradient(loss, [x for part in differentiated for x in part],
-                                  unconnected_gradients="zero")
+            out = f(*args)
         if tape.eager_because:
             return None, tape.eager_because
-        return cls(tape.program, leaves, [loss, *grads], [len(part) for part in differentiated]), None
+        slot_of = tape.program.slot_of
+        if not any(isinstance(x, Tensor) and id(x) in slot_of for x in _flatten(out)):
+            return None, None
+        return cls(tape.program, leaves, out), None
 
-    def __init__(self, program, arguments, outputs, counts):
-        """`arguments`: every array leaf of the arguments, in `_describe`'s order; `outputs`:
-        the loss, then the gradient of each differentiated leaf; `counts`: how many leaves each
-        differentiated argument has."""
-        self.checked, self.counts = False, counts
+    def __init__(self, program, arguments, out):
+        """`arguments`: every array leaf of the arguments, in `_describe`'s order; `out`: what
+        f returned (its Tensors are the outputs; its structure and other leaves are kept)."""
+        outputs = _flatten(out)
+        self.checked = False
+        self._structure = _unflatten(out, iter([None] * len(outputs)))
+        self._tensors = [isinstance(x, Tensor) for x in outputs]
         slot_of, entries = program.slot_of, program.entries
         names = {"asarray": np.asarray}  # the generated code's globals
         self._ops = {}  # line of the generated code -> (op, its input shapes)
@@ -269,7 +304,7 @@ class _Plan:
             return key
 
         arguments = [slot_of[id(leaf)] for leaf in arguments]
-        results = [slot_of.get(id(x)) for x in outputs]  # None: a constant (zeros)
+        results = [slot_of.get(id(x)) if isinstance(x, Tensor) else None for x in outputs]
         # constants folded, repeats dropped, dead code gone (passes.py); a result may now be a
         # constant array
         equations, results = optimize(program, results, arguments)
@@ -299,24 +334,25 @@ class _Plan:
                 lines.append(f"    v{eq.output} = asarray(v{eq.output})")
             if last:
                 lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
-        values = [f"v{s}" if type(s) is int else f"{constant(x if s is None else s)}.copy()"
-                  for s, x in zip(results, outputs)]
-        lines.append(f"    return {values[0]}, [{', '.join(values[1:])}]")
+        values = [f"v{s}" if type(s) is int else  # a constant: the caller's own copy
+                  f"{constant(x if s is None else s)}{'.copy()' * is_tensor}"
+                  for s, x, is_tensor in zip(results, outputs, self._tensors)]
+        lines.append(f"    return [{', '.join(values)}]")
         self.source = "\n".join(lines) + "\n"
         exec(compile(self.source, "<traced step>", "exec"), names)
         self._step = names["step"]
 
     def run(self, leaves):
-        """(value, gradients per differentiated argument) for arguments whose arrays are
-        `leaves` (in `_describe`'s order)."""
+        """f's result for arguments whose arrays are `leaves` (in `_describe`'s order): its
+        structure, a fresh Tensor for each Tensor."""
         try:
-            loss, grads = self._step(*[x._value if isinstance(x, Tensor) else x for x in leaves])
+            flat = self._step(*[x._value if isinstance(x, Tensor) else x for x in leaves])
         except _REWORDED as error:
             raise self._reworded(error) from None
         handed_out = set()
-        results = iter([_as_result(g, handed_out) for g in grads])
-        # one list per differentiated argument, for the caller to put back into its structure
-        return _wrap(loss), [[next(results) for _ in range(n)] for n in self.counts]
+        return _unflatten(self._structure, iter([
+            _as_result(np.asarray(value), handed_out) if is_tensor else value
+            for value, is_tensor in zip(flat, self._tensors)]))
 
     def _reworded(self, error):
         """`error`, raised in the generated code, naming the op whose line raised it (as the
@@ -377,10 +413,16 @@ def _param_code(param, name, arguments, slot_of, names):
 
 
 def _same(result, expected):
-    """Whether a replay's (value, gradients per argument) is exactly value_and_grad's."""
-    (value, grads), (expected_value, expected_grads) = result, expected
-    flat = [np.asarray(value)] + [np.asarray(g) for part in grads for g in part]
-    expected_flat = [np.asarray(expected_value)] + [np.asarray(g) for g in _flatten(expected_grads)]
-    return len(flat) == len(expected_flat) and all(
-        a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
-        for a, b in zip(flat, expected_flat))
+    """Whether a replay's result is exactly f's: the same structure, the same arrays (shape,
+    dtype, values) where f gave Tensors, the same objects elsewhere."""
+    flat, expected_flat = _flatten(result), _flatten(expected)
+    if len(flat) != len(expected_flat):
+        return False
+    for a, b in zip(flat, expected_flat):
+        if isinstance(a, Tensor) or isinstance(b, Tensor):
+            a, b = np.asarray(a), np.asarray(b)
+            if not (a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)):
+                return False
+        elif not (a is b or type(a) is type(b) and np.array_equal(a, b)):
+            return False
+    return True

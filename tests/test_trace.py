@@ -81,16 +81,29 @@ def test_a_new_signature_is_traced_anew():
 
 
 def test_a_value_numpy_computes_from_an_argument_is_caught_at_the_first_replay():
-    def f(w, x):
-        mask = x > 0  # NumPy on a raw argument: the trace cannot see it, so it freezes the mask
+    def f(w, k):
+        mask = k > 0  # NumPy on a raw integer argument: the trace cannot see it, so it freezes
         return tflc.sum(tflc.where(mask, w, 0.0))
 
     traced = tflc.trace(f)
-    traced(np.ones(2), np.array([1.0, -1.0]))
+    traced(np.ones(2), np.array([1, -1]))
     with pytest.raises(RuntimeError, match="frozen into the trace"):
-        traced(np.ones(2), np.array([-1.0, 1.0]))
-    value, g = tflc.trace(f)(np.ones(2), np.array([-1.0, 1.0]))  # while the plan agrees, all is well
+        traced(np.ones(2), np.array([-1, 1]))
+    value, g = tflc.trace(f)(np.ones(2), np.array([-1, 1]))  # while the plan agrees, all is well
     np.testing.assert_array_equal(g.numpy(), [0.0, 1.0])
+
+
+def test_a_floating_point_argument_reaches_f_as_a_tensor_so_its_arithmetic_replays():
+    """As JAX's jit hands f tracers, the trace hands f each floating-point array argument as a
+    Tensor around it: `x > 0` on it is the engine's comparison, recorded, not a frozen mask."""
+    def f(w, x):
+        assert isinstance(x, tflc.Tensor)
+        return tflc.sum(tflc.where(x > 0, w, 0.0))
+
+    traced = tflc.trace(f)
+    for x in ([1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]):
+        value, g = traced(np.ones(2), np.array(x))
+        np.testing.assert_array_equal(g.numpy(), np.array(x) > 0)
 
 
 READS = {  # ways of reading a value out of a tensor that derives from the argument

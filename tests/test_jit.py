@@ -1,0 +1,161 @@
+"""tflc.jit: any function of arrays built from the engine's ops, a whole training step included
+(a tape or value_and_grad inside, then an update), recorded once per argument signature and
+replayed; every replay is checked here against running the function eagerly, bit for bit."""
+import numpy as np
+import pytest
+
+import tensorflowlite_clone as tflc
+
+rng = np.random.default_rng(0)
+
+
+def loss_fn(p, X, y):
+    scores = tflc.relu(X @ p["W1"] + p["b1"]) @ p["W2"]
+    return tflc.nn.cross_entropy(scores, y) + 1e-3 * tflc.sum(p["W1"] * p["W1"])
+
+
+def params():
+    return {"W1": 0.3 * rng.standard_normal((6, 5)), "b1": np.zeros(5),
+            "W2": 0.3 * rng.standard_normal((5, 3))}
+
+
+def batch():
+    return rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
+
+
+def assert_same(a, b):
+    """The same structure, the same arrays (Tensors compared by value, exactly)."""
+    flat_a, flat_b = tflc.tape._flatten(a), tflc.tape._flatten(b)
+    assert len(flat_a) == len(flat_b)
+    for x, z in zip(flat_a, flat_b):
+        if isinstance(x, tflc.Tensor) or isinstance(z, tflc.Tensor):
+            assert isinstance(x, tflc.Tensor) and isinstance(z, tflc.Tensor)
+            assert x.dtype == z.dtype
+            np.testing.assert_array_equal(x.numpy(), z.numpy())
+        else:
+            assert x == z
+
+
+def sgd_step(p, X, y, lr):
+    loss, grads = tflc.value_and_grad(loss_fn)(p, X, y)
+    return loss, {k: p[k] - lr * grads[k] for k in p}
+
+
+def momentum_step(p, velocity, X, y):  # a GradientTape inside, state carried in and out
+    sources = {k: tflc.Tensor(v) for k, v in p.items()}
+    with tflc.GradientTape() as tape:
+        tape.watch(list(sources.values()))
+        loss = loss_fn(sources, X, y)
+    grads = tape.gradient(loss, sources)
+    velocity = {k: 0.9 * velocity[k] - 0.1 * grads[k] for k in p}
+    return loss, {k: p[k] + velocity[k] for k in p}, velocity
+
+
+def adam_step(p, m, v, t, X, y):
+    loss, g = tflc.value_and_grad(loss_fn)(p, X, y)
+    m = {k: 0.9 * m[k] + 0.1 * g[k] for k in p}
+    v = {k: 0.999 * v[k] + 0.001 * g[k] * g[k] for k in p}
+    new = {k: p[k] - 1e-2 * (m[k] / (1 - 0.9 ** t)) / (tflc.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+           for k in p}
+    return loss, new, m, v
+
+
+def numpy_tree(tree):
+    return {k: t.numpy() for k, t in tree.items()}
+
+
+def test_a_whole_sgd_step_replays_exactly():
+    step, p = tflc.jit(sgd_step), params()
+    eager_p = {k: v.copy() for k, v in p.items()}
+    for _ in range(5):
+        X, y = batch()
+        loss, new = step(p, X, y, 0.1)
+        expected_loss, expected = sgd_step(eager_p, X, y, 0.1)
+        assert_same((loss, new), (expected_loss, expected))
+        p, eager_p = numpy_tree(new), numpy_tree(expected)
+    assert len([plan for plan in step.plans.values() if plan is not None]) == 1
+    (plan,) = step.plans.values()
+    assert "matmul" in plan.source and "return [" in plan.source
+
+
+def test_a_step_with_a_tape_inside_and_state_carried_through():
+    step, p = tflc.jit(momentum_step), params()
+    velocity = {k: np.zeros_like(v) for k, v in p.items()}
+    eager = ({k: v.copy() for k, v in p.items()}, {k: v.copy() for k, v in velocity.items()})
+    for _ in range(4):
+        X, y = batch()
+        out = step(p, velocity, X, y)
+        expected = momentum_step(*eager, X, y)
+        assert_same(out, expected)
+        p, velocity = numpy_tree(out[1]), numpy_tree(out[2])
+        eager = numpy_tree(expected[1]), numpy_tree(expected[2])
+    assert next(iter(step.plans.values())) is not None
+
+
+def test_adam_with_the_step_count_as_a_value():
+    """t is a number: each new value is its own signature (as a static argument in JAX)."""
+    step, p = tflc.jit(adam_step), params()
+    m = {k: np.zeros_like(v) for k, v in p.items()}
+    v = {k: np.zeros_like(w) for k, w in p.items()}
+    eager = [dict(p), dict(m), dict(v)]
+    for t in range(1, 4):
+        X, y = batch()
+        for _ in range(2):  # record, then the first replay (checked) on the same t
+            out = step(p, m, v, t, X, y)
+        expected = adam_step(*eager, t, X, y)
+        assert_same(out, expected)
+        p, m, v = (numpy_tree(x) for x in out[1:])
+        eager = [numpy_tree(x) for x in expected[1:]]
+    assert "argument 3: value 1 -> 2" in step.explain()
+
+
+def test_leaves_that_are_not_tensors_come_back_as_f_returned_them():
+    def f(x):
+        return {"y": tflc.exp(x), "note": "exp", "count": 3, "none": None}, (tflc.sum(x), 2.5)
+
+    jitted = tflc.jit(f)
+    for _ in range(3):
+        x = rng.standard_normal(4)
+        out = jitted(x)
+        assert_same(out, f(x))
+        assert out[0]["note"] == "exp" and out[0]["none"] is None and out[1][1] == 2.5
+
+
+def test_each_call_gets_its_own_arrays():
+    jitted = tflc.jit(lambda x: (x * 2.0, tflc.Tensor(np.ones(2)) * 3.0))
+    x = np.ones(2)
+    for _ in range(3):
+        doubled, constant = jitted(x)
+    doubled.numpy()[:] = -1
+    constant.numpy()[:] = -1  # a result that depends on no argument: a copy each call
+    again, constant_again = jitted(x)
+    np.testing.assert_array_equal(again.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(constant_again.numpy(), [3.0, 3.0])
+
+
+def test_a_function_that_reads_values_runs_eagerly_with_one_warning():
+    def f(x):
+        return x * float(tflc.max(x))
+
+    jitted = tflc.jit(f)
+    with pytest.warns(RuntimeWarning, match=r"jit: f reads the value of a traced tensor"):
+        jitted(np.array([1.0, 2.0]))
+    for values in ([1.0, 5.0], [3.0, 1.0]):  # right every time, only not compiled
+        np.testing.assert_array_equal(jitted(np.array(values)).numpy(), np.array(values) * max(values))
+    assert "runs eagerly" in jitted.explain()
+
+
+def test_jit_takes_its_arguments_positionally():
+    with pytest.raises(TypeError, match="jit: pass f's arguments positionally"):
+        tflc.jit(lambda x: x * 2.0)(x=np.ones(2))
+
+
+def test_trace_is_jit_of_value_and_grad():
+    """tflc.trace(f) and tflc.jit(tflc.value_and_grad(f)) give the same results and plans."""
+    traced, jitted = tflc.trace(loss_fn), tflc.jit(tflc.value_and_grad(loss_fn))
+    p = params()
+    for _ in range(3):
+        X, y = batch()
+        assert_same(traced(p, X, y), jitted(p, X, y))
+    (a,), (b,) = traced.plans.values(), jitted.plans.values()
+    assert a.source == b.source
