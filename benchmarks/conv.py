@@ -11,7 +11,7 @@ a fixed upstream gradient of the pooled output to dx, dw and db. Four ways:
   baseline of the ratios;
 - eager: the engine, a GradientTape per step (`tape.gradient(out, [x, w, b],
   output_gradients=dout)`);
-- traced: the engine's step recorded once by tflc.trace and replayed (the loss is
+- traced: the engine's step recorded once by tflc.jit and replayed (the loss is
   sum(out * dout), whose gradient is the same);
 - naive: cs231n's conv_forward_naive / conv_backward_naive / max_pool_*_naive loops, far too slow
   at N=50, so timed at N=NAIVE_N (their cost is linear in N) and scaled to N=50.
@@ -142,10 +142,10 @@ def make_eager(x, w, b, dout, layers="conv+pool"):
 def make_traced(x, w, b, dout, layers="conv+pool"):
     forward = _layers(layers)
     if layers == "pool":
-        traced = tflc.trace(lambda p, d: tflc.sum(forward(p["x"], None, None) * d))
+        traced = tflc.jit(tflc.value_and_grad(lambda p, d: tflc.sum(forward(p["x"], None, None) * d)))
         params = {"x": x}
     else:
-        traced = tflc.trace(lambda p, d: tflc.sum(forward(p["x"], p["w"], p["b"]) * d))
+        traced = tflc.jit(tflc.value_and_grad(lambda p, d: tflc.sum(forward(p["x"], p["w"], p["b"]) * d)))
         params = {"x": x, "w": w, "b": b}
 
     def step():

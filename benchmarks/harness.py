@@ -1,5 +1,5 @@
 """Speed and memory of one two-layer-net training step: the engine (eager, and traced with
-tflc.trace) against the seed's hand-derived NumPy step on the same data and dtype (and PyTorch /
+tflc.jit) against the seed's hand-derived NumPy step on the same data and dtype (and PyTorch /
 HIPS autograd when installed).
 
 Every implementation runs the same step: forward, softmax loss with reg * sum(W*W), full
@@ -52,7 +52,7 @@ def make_engine(X, y, params):
 
 
 def make_traced(X, y, params):
-    """The engine's step recorded once and replayed (TwoLayerNet's method="traced", tflc.trace)."""
+    """The engine's step recorded once and replayed (TwoLayerNet's method="traced", tflc.jit)."""
     return _net_step(X, y, params, "traced")
 
 
@@ -201,7 +201,7 @@ PER_OP_CASES = {  # name: how the chain applies the op to a 4x4 tensor
 def per_op_overhead(length=50, rounds=7):
     """Microseconds a user pays per op on 4x4 inputs (forward, record and VJP, NumPy's own
     work included), from chains of `length` ops so that the tape's set-up is amortised.
-    Returns {"eager": {op: us}, "traced": {op: us}}: the same chain replayed by tflc.trace
+    Returns {"eager": {op: us}, "traced": {op: us}}: the same chain replayed by tflc.jit
     runs only the ops' forwards and VJPs, so the difference is the tape's own cost."""
     rng = np.random.default_rng(0)
     x0 = tflc.Variable(rng.standard_normal((4, 4)) * 0.1)
@@ -218,7 +218,7 @@ def per_op_overhead(length=50, rounds=7):
                 x = forward(x0)
             tape.gradient(x, x0)
 
-        traced = tflc.trace(forward)
+        traced = tflc.jit(tflc.value_and_grad(forward))
         x0_array = x0.numpy()
         with tflc.GradientTape() as tape:  # ops one application records (the op, plus glue)
             apply(x0, c)

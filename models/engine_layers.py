@@ -13,7 +13,7 @@ no backward pass here: the tape derives it. The models' autodiff paths compose t
 What is not differentiated is done in NumPy, exactly as layers.py does it: dropout's mask (the
 same draws from NumPy's global generator, so both paths give the same numbers) and batchnorm's
 running averages (stored back into bn_param in train mode; test mode normalises with them, as
-constants). A replay of `tflc.trace` could redo neither, so a traced function that calls them
+constants). A replay of `tflc.jit` could redo neither, so a traced function that calls them
 runs eagerly (the trace warns once): train-mode batchnorm reads its input's values, and dropout
 tells the trace it draws a mask, as tflc.nn.dropout does.
 """

@@ -86,7 +86,7 @@ class TwoLayerNet:
     def loss(self, X, y=None, reg=0.0, method="autodiff"):
         """Scores (N, C) if y is None, else (loss, grads) with grads keyed and typed like params.
         method: "autodiff" (the tape), "traced" (the tape's ops recorded once per batch shape,
-        then replayed: `tflc.trace`) or "manual" (the seed's hand-derived backward)."""
+        then replayed: `tflc.jit` of `value_and_grad`) or "manual" (the seed's hand-derived backward)."""
         if method not in ("autodiff", "traced", "manual"):
             raise ValueError("TwoLayerNet.loss: method must be 'autodiff', 'traced' or 'manual', "
                              f"got {method!r}")
@@ -187,7 +187,7 @@ def loss_tensors(p, X, y=None, reg=0.0, nudge=None):
     return loss, tensors
 
 
-_traced_loss = tflc.trace(lambda p, X, y, reg: loss_tensors(p, X, y, reg)[0])
+_traced_loss = tflc.jit(tflc.value_and_grad(lambda p, X, y, reg: loss_tensors(p, X, y, reg)[0]))
 
 
 # --- the seed's hand-derived version -----------------------------------------------------------

@@ -14,7 +14,7 @@ from . import ops
 from .ops import *  # noqa: F403  (every op, under its own name)
 from .custom import custom_gradient
 from .functional import ForwardAccumulator, hessian, hvp, jacobian, jvp
-from .tracing import jit, trace
+from .tracing import jit
 from . import numpy_linalg as linalg  # noqa: F401  (tflc.linalg, np.linalg's functions)
 from . import nn  # noqa: F401  (tflc.nn, the neural-network functions)
 from . import gradcheck  # noqa: F401  (tflc.gradcheck: rel_error, numerical_gradient, ...)
@@ -23,6 +23,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Variable", "GradientTape", "UnconnectedGradients", "Primitive", "Program",
-    "Record", "grad", "value_and_grad", "jit", "trace", "custom_gradient", "detect_anomaly",
+    "Record", "grad", "value_and_grad", "jit", "custom_gradient", "detect_anomaly",
     "ForwardAccumulator", "jvp", "jacobian", "hessian", "hvp", *ops.__all__,
 ]

@@ -240,7 +240,7 @@ def dropout(x: ArrayLike, rate: float, rng: np.random.Generator) -> Tensor:
     `rate`; the test-time layer is the identity). `rng` is a numpy.random.Generator
     (np.random.default_rng(seed)), drawn from once per call; rate must be in [0, 1), and 0 is
     the identity (no draw). The gradient is the same mask times the upstream gradient.
-    A replay of tflc.trace would reuse one call's mask, so a traced f that draws one runs
+    A replay of tflc.jit would reuse one call's mask, so a traced f that draws one runs
     eagerly (the trace warns once): a fresh mask every call."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"dropout: rng must be a numpy.random.Generator "

@@ -420,6 +420,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
         grads = tape.gradient(value, sources, unconnected_gradients="zero")
         return value, grads[0] if single else tuple(grads)
 
+    wrapped.__wrapped__ = f  # (what jit's explain() names)
     return wrapped
 
 
@@ -445,9 +446,12 @@ def _as_tensors(structure):
 
 
 def _floating(tensor):
-    if tensor.dtype.kind not in "fc":
-        tensor._value = tensor._value.astype(np.float64)
-    return tensor
+    """A floating-point Tensor for a differentiated argument: an integer one cast to float64 by
+    the engine's `cast` (an op: a trace recording the call replays it on the next integers)."""
+    if tensor.dtype.kind in "fc":
+        return tensor
+    from .ops import cast  # (ops import this module)
+    return cast(tensor, np.float64)
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:

@@ -135,10 +135,10 @@ _SHAPE_ONLY = {np.shape, np.ndim, np.size}
 
 
 def _engine_function(func):
-    """The engine's function standing for NumPy's `func`: np.linalg's in tflc.linalg, np.trace
-    there too (tflc.trace is the tracer), the rest under the same name among the ops."""
+    """The engine's function standing for NumPy's `func`: np.linalg's in tflc.linalg, the rest
+    under the same name among the ops."""
     from . import numpy_linalg  # (it imports the ops, which import this module)
-    if func.__module__ == "numpy.linalg" or func is np.trace:
+    if func.__module__ == "numpy.linalg":
         return getattr(numpy_linalg, func.__name__, None)
     return _ops.OPS.get(func.__name__)
 

@@ -1,35 +1,35 @@
-"""Traced steps: record a function's forward and backward pass once per argument signature,
-then replay them as straight-line code.
+"""Compiled steps: `jit(f)` records f's ops once per argument signature, then replays them as
+straight-line code.
 
-`trace(f, argnums)` keeps `value_and_grad(f, argnums)`'s contract: it returns f's value and the
-gradients with respect to the arguments `argnums` (arrays, or lists / tuples / dicts of them).
 The first call with a given signature (shapes and dtypes of the arrays, values of the other
-arguments) runs f on a tape that records every op, watched or not, and then asks that tape for
-the gradients inside its own block: the sweep runs the VJPs on Tensors, so the backward pass is
-recorded too, as more equations of the same program (program.py). The program, cut down to what
-the value and the gradients need and rewritten by passes.py (what derives from constants alone
-computed once, repeated ops dropped: exactly the same numbers), is written out as a Python
-function, one line per equation
-(`v7 = f3(v5, v6)`), each value deleted after its last use. Later calls run that function on
-the new arguments: only the ops' NumPy forwards, without Tensors, equations, lookups or
-conversions, which is most of the eager engine's cost on small arrays.
-`traced.plans[signature].source` shows the code: the Wengert list and its adjoint, as a program.
+arguments) runs f on a tape that records every op, watched or not: f's floating-point array
+arguments reach it as Tensors around them (JAX's tracers; integer arrays, such as labels, stay
+arrays). When f differentiates (`value_and_grad`, a GradientTape) the sweep runs its VJPs on
+Tensors while this tape records, so the backward pass is recorded too, as more equations of the
+same program (program.py), and so is an update after it. The program, cut down to what f's
+result needs and rewritten by passes.py (what derives from constants alone computed once,
+repeated ops dropped: exactly the same numbers), is written out as a Python function, one line
+per equation (`v7 = f3(v5, v6)`), each value deleted after its last use. Later calls run that
+function on the new arguments: only the ops' NumPy forwards, without Tensors, equations,
+lookups or conversions, which is most of the eager engine's cost on small arrays.
+`jitted.plans[signature].source` shows the code: the Wengert list and its adjoint, as a program;
+`jitted.explain()` why each plan was recorded. A traced training step is
+`jit(value_and_grad(loss))` (TwoLayerNet's method="traced").
 
 The contract is that of JAX's `jit`: f computes with the engine's ops on its arguments, the
 same ops for every call with the same signature, and reaches each array argument as it was
 passed (not a copy of its own making). A value that f reads out of a tensor derived from its
 arguments (`float(t)`, `bool(t)`, `t.item()`, `t.numpy()`, `np.asarray(t)`, an index list built
 of argument arrays; a comparison is an op, and only reading its result is a read) would be
-frozen into the plan, so the trace notices the
-read and runs f eagerly for that signature, with one warning naming the line. What it cannot
-see, NumPy computing on a raw argument array, is caught by comparing the first replay of every
-plan with running f eagerly: a difference is an error. With a tape recording around the call,
-f runs eagerly, so that tape sees its ops.
+frozen into the plan, so jit notices the read and runs f eagerly for that signature, with one
+warning naming the line. What it cannot see, NumPy computing on a raw (integer) argument array,
+is caught by comparing the first replay of every plan with running f eagerly: a difference is
+an error. With a tape recording around the call, f runs eagerly, so that tape sees its ops.
 """
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,11 +38,11 @@ from . import ops as _ops
 from .passes import optimize
 from .primitive import _REWORDED, _state, _user_frame
 from .program import depends_on, last_uses
-from .tape import GradientTape, _as_result, _flatten, _unflatten, argnums_of, value_and_grad
+from .tape import GradientTape, _as_result, _flatten, _unflatten
 from .tensor import Tensor, _wrap
 
 
-def jit(f: Callable[..., Any], name: str = "jit") -> Callable[..., Any]:
+def jit(f: Callable[..., Any]) -> Callable[..., Any]:
     """`f`, recorded once per argument signature and then replayed as straight-line code.
 
     f takes arrays, Tensors and numbers (or lists / tuples / dicts of them) and computes with
@@ -52,6 +52,7 @@ def jit(f: Callable[..., Any], name: str = "jit") -> Callable[..., Any]:
     rest of the result is what the recording call returned. `jitted.plans` and
     `jitted.explain()` show what was recorded and why.
     """
+    name = "jit"
     plans = {}  # signature -> _Plan, or None where f is run eagerly (a constant, or it reads values)
     why = {}  # signature -> why it was recorded (what differed from the call before), and how it runs
     last = None  # the signature of the latest call
@@ -81,7 +82,7 @@ def jit(f: Callable[..., Any], name: str = "jit") -> Callable[..., Any]:
                     warned = True
                     warnings.warn(f"{name}: f {eager_because}, which a replay cannot redo; f runs "
                                   "eagerly for arguments of this signature", RuntimeWarning,
-                                  stacklevel=3 if name == "trace" else 2)
+                                  stacklevel=2)
                 why[signature] += f"; runs eagerly: f {eager_because}"
             elif plan is None:
                 why[signature] += "; runs eagerly: f's value does not depend on its arguments"
@@ -115,32 +116,6 @@ def jit(f: Callable[..., Any], name: str = "jit") -> Callable[..., Any]:
 
     jitted.__wrapped__, jitted.plans, jitted.explain = f, plans, explain  # for inspection
     return jitted
-
-
-def trace(f: Callable[..., Any], argnums: int | Sequence[int] = 0
-          ) -> Callable[..., tuple[Tensor, Any]]:
-    """`jit(value_and_grad(f, argnums))`: f's value and gradients, recorded once per argument
-    signature and then replayed; the differentiated arguments must hold floating-point arrays."""
-    single, nums = argnums_of(argnums, "trace")
-    eager = value_and_grad(f, argnums)
-    eager.__wrapped__ = f
-    jitted = jit(eager, name="trace")
-
-    def traced(*args, **kwargs):
-        if kwargs:
-            raise TypeError("trace: pass f's arguments positionally (keywords are not traced)")
-        for i in nums:
-            if i >= len(args):
-                raise TypeError(f"trace: argnums {i} but only {len(args)} positional arguments")
-            for leaf in _flatten(args[i]):
-                if not isinstance(leaf, (Tensor, np.ndarray)) or leaf.dtype.kind not in "fc":
-                    kind = getattr(leaf, "dtype", type(leaf).__name__)
-                    raise TypeError(f"trace: argument {i} holds {kind}; a traced function is "
-                                    "differentiated with respect to floating-point arrays only")
-        return jitted(*args)
-
-    traced.__wrapped__, traced.plans, traced.explain = f, jitted.plans, jitted.explain
-    return traced
 
 
 MAX_PLANS = 32  # per traced function

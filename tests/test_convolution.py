@@ -562,7 +562,7 @@ def test_a_traced_conv_net_step_matches_the_eager_one():
         tensors = {k: tflc.Variable(v) for k, v in params.items()}
         loss = _conv_net(tensors, x)
     eager = tape.gradient(loss, tensors)
-    step = tflc.trace(_conv_net)
+    step = tflc.jit(tflc.value_and_grad(_conv_net))
     for _ in range(3):  # the first call records, the next ones replay
         value, grads = step(params, x)
         np.testing.assert_allclose(float(value), float(loss), rtol=1e-12)
@@ -743,7 +743,7 @@ def test_max_unpool_takes_tensors_and_int32_indices_and_keeps_dtypes(check_hvp):
 def test_max_unpool_in_a_trace_reads_its_indices_and_runs_eagerly():
     x = _rand(2, 3, 4, 4)
     y, index = (a.numpy() for a in cv.max_pool2d(x, 2, return_indices=True))
-    step = tflc.trace(lambda y, index: tflc.sum(cv.max_unpool2d(y, index, 2) ** 2))
+    step = tflc.jit(tflc.value_and_grad(lambda y, index: tflc.sum(cv.max_unpool2d(y, index, 2) ** 2)))
     with pytest.warns(RuntimeWarning, match="max_unpool2d's indices"):
         value, grad = step(y, index)
     np.testing.assert_allclose(float(value), np.sum(y ** 2), rtol=1e-12)
@@ -943,7 +943,7 @@ def test_interpolate_in_a_trace_replays_and_tflc_nn_exports_it():
         w = {"w": tflc.Variable(params["w"])}
         eager_loss = loss(w, x)
     eager = tape.gradient(eager_loss, w)
-    step = tflc.trace(loss)
+    step = tflc.jit(tflc.value_and_grad(loss))
     for _ in range(3):
         value, grads = step(params, x)
         np.testing.assert_allclose(float(value), float(eager_loss), rtol=1e-12)

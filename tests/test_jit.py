@@ -148,14 +148,3 @@ def test_a_function_that_reads_values_runs_eagerly_with_one_warning():
 def test_jit_takes_its_arguments_positionally():
     with pytest.raises(TypeError, match="jit: pass f's arguments positionally"):
         tflc.jit(lambda x: x * 2.0)(x=np.ones(2))
-
-
-def test_trace_is_jit_of_value_and_grad():
-    """tflc.trace(f) and tflc.jit(tflc.value_and_grad(f)) give the same results and plans."""
-    traced, jitted = tflc.trace(loss_fn), tflc.jit(tflc.value_and_grad(loss_fn))
-    p = params()
-    for _ in range(3):
-        X, y = batch()
-        assert_same(traced(p, X, y), jitted(p, X, y))
-    (a,), (b,) = traced.plans.values(), jitted.plans.values()
-    assert a.source == b.source

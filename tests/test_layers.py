@@ -373,11 +373,11 @@ def test_dropout_masks_keep_ratio_and_global_generator():
 def test_dropout_and_batchnorm_under_trace_run_eagerly():
     """A replay would reuse one call's mask and skip the running averages' update: a traced
     function that calls them runs eagerly instead (one warning), so each call draws afresh.
-    (The first call of a signature runs f twice, recording and then eagerly: tflc.trace's.)"""
+    (The first call of a signature runs f twice, recording and then eagerly: tflc.jit's.)"""
     bn_param, x = {"mode": "train"}, np.random.default_rng(0).standard_normal((20, 5)) + 3
     f = lambda x: tflc.sum(E.batchnorm(E.dropout(x, {"mode": "train", "p": 0.5}), np.ones(5), np.zeros(5),
                                        bn_param) ** 3)
-    step = tflc.trace(f)
+    step = tflc.jit(tflc.value_and_grad(f))
     with pytest.warns(RuntimeWarning, match="runs eagerly"):
         step(x)
     values = []

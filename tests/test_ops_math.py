@@ -544,7 +544,7 @@ def test_traced_step_matches_eager():
                         + tflc.minimum(x, 0.5) + 2 ** x + tflc.abs(x))
     x = np.array([-1.3, -0.2, 0.45, 1.7])
     eager_value, eager_grad = tflc.value_and_grad(loss)(x)
-    step = tflc.trace(loss)
+    step = tflc.jit(tflc.value_and_grad(loss))
     for _ in range(2):
         value, grad = step(x)
         np.testing.assert_allclose(value.numpy(), eager_value.numpy(), rtol=1e-15)

@@ -137,7 +137,7 @@ def test_folding_keeps_a_line_whose_parameters_are_arguments():
         picked = tflc.Tensor(np.eye(3))[np.arange(2), labels]  # constants, labels an argument
         return tflc.sum(w[np.arange(2), labels]) + tflc.sum(picked)
 
-    traced, eager = tflc.trace(f), tflc.value_and_grad(f)
+    traced, eager = tflc.jit(tflc.value_and_grad(f)), tflc.value_and_grad(f)
     w = rng.standard_normal((2, 3))
     for labels in [np.array([0, 1]), np.array([2, 2]), np.array([1, 0])]:
         (value, grad), (expected_value, expected_grad) = traced(w, labels), eager(w, labels)
@@ -146,7 +146,7 @@ def test_folding_keeps_a_line_whose_parameters_are_arguments():
 
 
 def test_a_gradient_that_is_a_constant_is_a_fresh_array_each_call():
-    traced = tflc.trace(lambda w: 3.0 * tflc.sum(w))
+    traced = tflc.jit(tflc.value_and_grad(lambda w: 3.0 * tflc.sum(w)))
     w = np.ones(4)
     grads = [traced(w)[1].numpy() for _ in range(4)]  # record, first replay (checked), more
     np.testing.assert_array_equal(grads[-1], [3.0] * 4)

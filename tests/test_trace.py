@@ -1,4 +1,5 @@
-"""tflc.trace: a replayed plan must give exactly what value_and_grad gives, call after call."""
+"""The traced step, tflc.jit(tflc.value_and_grad(f)): a replayed plan must give exactly what
+value_and_grad gives, call after call."""
 import collections
 
 import numpy as np
@@ -40,7 +41,7 @@ def _assert_same(result, expected):
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_replays_match_value_and_grad_exactly(name):
     f = FUNCTIONS[name]
-    traced, eager = tflc.trace(f, argnums=(0, 1)), tflc.value_and_grad(f, argnums=(0, 1))
+    traced, eager = tflc.jit(tflc.value_and_grad(f, argnums=(0, 1))), tflc.value_and_grad(f, argnums=(0, 1))
     for _ in range(4):  # the first call records, the second is checked, later ones just replay
         x, w, c = (rng.standard_normal((4, 4)) for _ in range(3))
         _assert_same(traced(x, w, c), eager(x, w, c))
@@ -51,7 +52,7 @@ def test_structured_arguments_come_back_in_their_structure():
         scores = X @ params["W"] + params["b"]
         return -tflc.mean(scores[np.arange(len(y)), y]) + reg * tflc.sum(params["W"] ** 2)
 
-    traced, eager = tflc.trace(f), tflc.value_and_grad(f)
+    traced, eager = tflc.jit(tflc.value_and_grad(f)), tflc.value_and_grad(f)
     params = {"W": rng.standard_normal((3, 5)), "b": np.zeros(5)}
     for _ in range(3):
         X, y = rng.standard_normal((6, 3)), rng.integers(0, 5, 6)  # new labels: bound, not frozen
@@ -70,7 +71,7 @@ def test_a_new_signature_is_traced_anew():
         calls.append(x.shape)
         return tflc.sum(x * x) * scale
 
-    traced = tflc.trace(f)
+    traced = tflc.jit(tflc.value_and_grad(f))
     for x, scale in [(np.ones(3), 2.0), (np.ones(3), 2.0), (np.ones(4), 2.0), (np.ones(3), 3.0),
                      (np.ones(3, np.float32), 2.0)]:
         value, g = traced(x, scale)
@@ -85,11 +86,12 @@ def test_a_value_numpy_computes_from_an_argument_is_caught_at_the_first_replay()
         mask = k > 0  # NumPy on a raw integer argument: the trace cannot see it, so it freezes
         return tflc.sum(tflc.where(mask, w, 0.0))
 
-    traced = tflc.trace(f)
+    traced = tflc.jit(tflc.value_and_grad(f))
     traced(np.ones(2), np.array([1, -1]))
     with pytest.raises(RuntimeError, match="frozen into the trace"):
         traced(np.ones(2), np.array([-1, 1]))
-    value, g = tflc.trace(f)(np.ones(2), np.array([-1, 1]))  # while the plan agrees, all is well
+    # while the plan agrees, all is well
+    value, g = tflc.jit(tflc.value_and_grad(f))(np.ones(2), np.array([-1, 1]))
     np.testing.assert_array_equal(g.numpy(), [0.0, 1.0])
 
 
@@ -100,7 +102,7 @@ def test_a_floating_point_argument_reaches_f_as_a_tensor_so_its_arithmetic_repla
         assert isinstance(x, tflc.Tensor)
         return tflc.sum(tflc.where(x > 0, w, 0.0))
 
-    traced = tflc.trace(f)
+    traced = tflc.jit(tflc.value_and_grad(f))
     for x in ([1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]):
         value, g = traced(np.ones(2), np.array(x))
         np.testing.assert_array_equal(g.numpy(), np.array(x) > 0)
@@ -123,7 +125,7 @@ def test_reading_a_traced_value_runs_f_eagerly_with_one_warning(read):
     def f(w, x):
         return tflc.sum(w * x) if READS[read](tflc.sum(w)) else tflc.sum(w * w * x)
 
-    traced, eager = tflc.trace(f), tflc.value_and_grad(f)
+    traced, eager = tflc.jit(tflc.value_and_grad(f)), tflc.value_and_grad(f)
     x = np.array([1.0, 2.0, 3.0])
     with pytest.warns(RuntimeWarning, match="reads the value of a traced tensor") as caught:
         for w in [np.ones(3), 2 * np.ones(3), -np.ones(3), -2 * np.ones(3), np.ones(3)]:
@@ -139,7 +141,7 @@ def test_reading_a_constant_does_not_stop_the_trace():
     def f(w):
         return tflc.sum(w * float(scale)) if scale.numpy() > 0 else tflc.sum(w)
 
-    traced = tflc.trace(f)
+    traced = tflc.jit(tflc.value_and_grad(f))
     for _ in range(3):
         value, g = traced(np.ones(3))
         np.testing.assert_array_equal(g.numpy(), [2.0, 2.0, 2.0])
@@ -147,7 +149,7 @@ def test_reading_a_constant_does_not_stop_the_trace():
 
 
 def test_integer_data_is_converted_on_every_call_not_frozen():
-    traced = tflc.trace(lambda w, x: tflc.sum(w * x) + tflc.sum(tflc.Tensor(x) * w))
+    traced = tflc.jit(tflc.value_and_grad(lambda w, x: tflc.sum(w * x) + tflc.sum(tflc.Tensor(x) * w)))
     w = np.ones(3)
     for x in ([1, 2, 3], [1, 2, 3], [5, 5, 5], [0, 7, 1]):
         value, g = traced(w, np.array(x))
@@ -157,7 +159,7 @@ def test_integer_data_is_converted_on_every_call_not_frozen():
 
 
 def test_an_index_list_built_from_an_argument_is_not_frozen():
-    traced = tflc.trace(lambda w, i: tflc.sum(w[[i, i]]))
+    traced = tflc.jit(tflc.value_and_grad(lambda w, i: tflc.sum(w[[i, i]])))
     w = np.arange(10.0) ** 2
     with pytest.warns(RuntimeWarning, match="index"):
         for i in (0, 0, 2, 3):
@@ -166,7 +168,7 @@ def test_an_index_list_built_from_an_argument_is_not_frozen():
 
 
 def test_an_error_in_a_replay_names_the_op_as_the_eager_engine_does():
-    traced = tflc.trace(lambda w, y: tflc.sum(w[np.arange(2), y]))
+    traced = tflc.jit(tflc.value_and_grad(lambda w, y: tflc.sum(w[np.arange(2), y])))
     w = np.ones((2, 3))
     for _ in range(2):
         traced(w, np.array([0, 2]))
@@ -181,7 +183,7 @@ def test_an_error_in_a_replay_names_the_op_as_the_eager_engine_does():
 def test_namedtuple_arguments_come_back_as_the_same_namedtuple():
     Params = collections.namedtuple("Params", "a b")
     f = lambda p: tflc.sum(p.a * p.b)  # noqa: E731
-    for differentiate in (tflc.value_and_grad(f), tflc.trace(f)):
+    for differentiate in (tflc.value_and_grad(f), tflc.jit(tflc.value_and_grad(f))):
         for _ in range(3):
             value, g = differentiate(Params(np.ones(2), np.full(2, 3.0)))
             assert type(g) is Params
@@ -192,10 +194,10 @@ def test_namedtuple_arguments_come_back_as_the_same_namedtuple():
 def test_misuse_gets_clear_errors():
     for argnums in ("0", 1.0, (), (0, "1")):
         with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
-            tflc.trace(lambda x: x, argnums=argnums)
+            tflc.jit(tflc.value_and_grad(lambda x: x, argnums=argnums))
         with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
             tflc.value_and_grad(lambda x: x, argnums=argnums)
-    traced = tflc.trace(lambda x, y: tflc.sum(x * y))
+    traced = tflc.jit(tflc.value_and_grad(lambda x, y: tflc.sum(x * y)))
     with pytest.raises(TypeError, match="positionally"):
         traced(np.ones(2), y=np.ones(2))
     with pytest.raises(TypeError, match="argument of type object"):
@@ -205,13 +207,24 @@ def test_misuse_gets_clear_errors():
     x = np.ones(2)
     with pytest.raises(ValueError, match="same array is passed twice"):
         traced(x, x)
-    for argument in (2.0, np.arange(2)):
-        with pytest.raises(TypeError, match="floating-point arrays only"):
-            traced(argument, np.ones(2))
+
+
+def test_integer_arguments_are_differentiated_as_the_floats_they_name():
+    """value_and_grad casts an integer argument to float64 with the engine's cast, an op, so a
+    compiled step replays it on the next call's integers (grad(f)(3) is the derivative at 3.0)."""
+    traced = tflc.jit(tflc.value_and_grad(lambda x, y: tflc.sum(x * x * y)))
+    for k in range(4):
+        x = np.arange(2) + k
+        value, g = traced(x, np.ones(2))
+        assert g.dtype == np.float64
+        np.testing.assert_array_equal(g.numpy(), 2.0 * x)
+    assert [plan for plan in traced.plans.values() if plan is not None]
+    value, g = traced(2.0, np.ones(2))  # a number: part of the signature
+    np.testing.assert_array_equal(g.numpy(), 8.0)
 
 
 def test_a_signature_that_keeps_changing_does_not_pile_up_plans():
-    traced = tflc.trace(lambda x, scale: tflc.sum(x * scale))
+    traced = tflc.jit(tflc.value_and_grad(lambda x, scale: tflc.sum(x * scale)))
     for k in range(3 * tflc.tracing.MAX_PLANS):
         value, g = traced(np.ones(2), float(k))  # a new value: a new signature, every time
         np.testing.assert_array_equal(g.numpy(), [k, k])
@@ -219,7 +232,7 @@ def test_a_signature_that_keeps_changing_does_not_pile_up_plans():
 
 
 def test_under_detect_anomaly_f_runs_eagerly_and_is_checked():
-    traced = tflc.trace(lambda x: tflc.sum(tflc.log(x)))
+    traced = tflc.jit(tflc.value_and_grad(lambda x: tflc.sum(tflc.log(x))))
     for _ in range(2):
         traced(np.ones(2))
     with tflc.detect_anomaly(), np.errstate(invalid="ignore"), \
@@ -228,12 +241,12 @@ def test_under_detect_anomaly_f_runs_eagerly_and_is_checked():
 
 
 def test_a_constant_value_has_zero_gradients():
-    value, g = tflc.trace(lambda x: tflc.Tensor(np.ones(())))(np.ones(3))
+    value, g = tflc.jit(tflc.value_and_grad(lambda x: tflc.Tensor(np.ones(()))))(np.ones(3))
     np.testing.assert_array_equal(g.numpy(), np.zeros(3))
 
 
 def test_inside_a_recording_tape_f_runs_eagerly_so_higher_orders_work():
-    traced = tflc.trace(lambda x: tflc.sum(x ** 3))
+    traced = tflc.jit(tflc.value_and_grad(lambda x: tflc.sum(x ** 3)))
     x = tflc.Variable(np.array([1.0, 2.0]))
     for _ in range(3):
         with tflc.GradientTape() as tape:
@@ -262,7 +275,7 @@ def test_two_layer_net_traced_method_matches_autodiff(dtype):
 def test_the_plan_reads_as_a_program():
     """The recorded ops come out as straight-line code: the forward pass, then the backward
     pass the sweep recorded (each VJP's own ops), each value deleted after its last use."""
-    traced = tflc.trace(lambda x, w: tflc.sum(tflc.exp(x @ w)))
+    traced = tflc.jit(tflc.value_and_grad(lambda x, w: tflc.sum(tflc.exp(x @ w))))
     traced(np.ones((2, 3)), np.ones((3, 4)))
     (plan,) = traced.plans.values()
     source = plan.source
@@ -279,7 +292,7 @@ def test_the_plan_reads_as_a_program():
 
 def test_a_primitive_name_cannot_break_the_generated_code():
     odd = tflc.Primitive("two\nlines", lambda x: x * 2.0, (lambda g, ans, x: g * 2.0,))
-    traced = tflc.trace(lambda x: tflc.sum(odd(x)))
+    traced = tflc.jit(tflc.value_and_grad(lambda x: tflc.sum(odd(x))))
     for _ in range(3):
         value, g = traced(np.ones(3))
         np.testing.assert_array_equal(g.numpy(), [2.0, 2.0, 2.0])
@@ -302,7 +315,7 @@ def test_gradients_meeting_are_summed_in_place_and_nothing_shared_is_written():
     def f(w, x, c):
         return tflc.sum(tflc.reshape(x @ w, (-1,)) * c) + 0.5 * tflc.sum(w * w) + tflc.sum(w.T)
 
-    traced, eager = tflc.trace(f), tflc.value_and_grad(f)
+    traced, eager = tflc.jit(tflc.value_and_grad(f)), tflc.value_and_grad(f)
     x, c = rng.standard_normal((3, 4)), rng.standard_normal(15)
     x_copy, c_copy = x.copy(), c.copy()
     for _ in range(4):
@@ -319,7 +332,7 @@ def test_explain_says_why_each_plan_was_recorded():
     def loss(p, X, reg):
         return tflc.sum((X @ p["W"]) ** 2) + reg * tflc.sum(p["W"])
 
-    traced = tflc.trace(loss)
+    traced = tflc.jit(tflc.value_and_grad(loss))
     W = {"W": np.ones((3, 2))}
     traced(W, np.ones((4, 3)), 0.1)
     traced(W, np.ones((4, 3)), 0.1)  # same signature: no new plan
@@ -328,7 +341,7 @@ def test_explain_says_why_each_plan_was_recorded():
     traced({"W": np.ones((3, 2), np.float32)}, np.ones((5, 3)), 0.2)
     traced({"W": np.ones((3, 2)), "b": np.ones(2)}, np.ones((5, 3)), 0.2)
     lines = traced.explain().splitlines()
-    assert lines[0].startswith("trace of test_explain_says_why_each_plan_was_recorded.<locals>"
+    assert lines[0].startswith("jit of test_explain_says_why_each_plan_was_recorded.<locals>"
                                ".loss: 5 plan(s) for 5 argument signature(s)")
     assert lines[1:] == ["  1. recorded for the first call",
                          "  2. recorded for argument 1: shape (4, 3) -> (5, 3)",
@@ -338,7 +351,7 @@ def test_explain_says_why_each_plan_was_recorded():
 
 
 def test_explain_names_what_made_f_run_eagerly():
-    traced = tflc.trace(lambda w: tflc.sum(w * float(tflc.sum(w))))
+    traced = tflc.jit(tflc.value_and_grad(lambda w: tflc.sum(w * float(tflc.sum(w)))))
     with pytest.warns(RuntimeWarning):
         traced(np.ones(2))
     text = traced.explain()

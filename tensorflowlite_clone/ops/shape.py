@@ -811,19 +811,18 @@ def diag(v, k=0):
     raise ValueError(f"diag: needs a 1-D or 2-D input, got shape {shape}")
 
 
-def _numpy_trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    """np.trace: the sum of a diagonal (summing over the last axis of `diagonal`). The engine's
-    tracer holds the name `tflc.trace` for now: this is `Tensor.trace()` (and `tflc.linalg.trace`)."""
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    """np.trace: the sum of a diagonal (summing over the last axis of `diagonal`); also
+    `Tensor.trace()` and `tflc.linalg.trace`. (The engine's compiler is `tflc.jit`.)"""
     _no_out(out, "trace")
     total = _reductions.sum(diagonal(a, offset, axis1, axis2), -1)
     return total if dtype is None else cast(total, dtype)
 
 
-# ndarray's methods that are not ops of their own name (np.flatten does not exist; np.trace is the
-# tracer's for now)
+# ndarray's methods that are not ops of their own name (np.flatten does not exist)
 Tensor.flatten = lambda self, order="C": ravel(self, order)
 Tensor.trace = lambda self, offset=0, axis1=0, axis2=1, dtype=None, out=None: \
-    _numpy_trace(self, offset, axis1, axis2, dtype, out)
+    trace(self, offset, axis1, axis2, dtype, out)
 
 
 # --- grids and differences ----------------------------------------------------------------------------
