@@ -76,6 +76,17 @@ def softmax_loss(W, X, y, reg):
     return float(loss), tape.gradient(loss, W_t).numpy()
 
 
+_traced_loss = tflc.jit(tflc.value_and_grad(lambda W, X, y, reg: softmax_tensors(W, X, y, reg)[0]))
+
+
+def softmax_loss_traced(W, X, y, reg):
+    """`softmax_loss` recorded once per batch shape and replayed (`tflc.jit` of
+    `value_and_grad`): the same numbers, without the tape's per-op cost."""
+    X, y = _checked(W, X, y, reg)
+    loss, dW = _traced_loss(W, X, y, reg)
+    return float(loss), dW.numpy()
+
+
 # --- hand-derived, as the seed writes it ---------------------------------------------------------
 def _softmax_seed(W, X, y, reg):
     """The seed's vectorized code; also returns ds = dL/dS * N, the gradient of the scores
@@ -129,7 +140,8 @@ def softmax_loss_naive(W, X, y, reg):
     return float(loss), dW
 
 
-_LOSSES = {"autodiff": softmax_loss, "manual": softmax_loss_vectorized, "naive": softmax_loss_naive}
+_LOSSES = {"autodiff": softmax_loss, "traced": softmax_loss_traced, "manual": softmax_loss_vectorized,
+           "naive": softmax_loss_naive}
 
 
 # --- the classifier ----------------------------------------------------------------------------
@@ -151,16 +163,19 @@ class Softmax:
         return self.W
 
     def loss(self, X, y, reg=0.0, method="autodiff"):
-        """(loss, dW) on a batch; method "autodiff", "manual" (the seed's) or "naive"."""
+        """(loss, dW) on a batch; method "autodiff" (the tape), "traced" (the tape's ops compiled
+        by tflc.jit), "manual" (the seed's) or "naive"."""
         if method not in _LOSSES:
             raise ValueError(f"Softmax.loss: method must be one of {list(_LOSSES)}, got {method!r}")
         return _LOSSES[method](self._weights(), X, y, reg)
 
     def train(self, X, y, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200,
-              verbose=False, method="autodiff"):
+              verbose=False, method="traced"):
         """Minibatch SGD (batches drawn with replacement, as cs231n's LinearClassifier); returns
-        the loss of every iteration. Without W yet, the number of classes is the largest label
-        + 1. learning_rate must be a finite number >= 0 (SGD's check, before W is created)."""
+        the loss of every iteration. The gradients come from the compiled tape ("traced", the
+        same numbers as "autodiff", which runs the tape eagerly, for debugging). Without W yet,
+        the number of classes is the largest label + 1. learning_rate must be a finite number
+        >= 0 (SGD's check, before W is created)."""
         X, y = check_batch(X, y, reg, self.W, "W", None if self.W is None else self.W.shape[1])
         check_count(num_iters, "num_iters", allow_zero=True)
         check_count(batch_size, "batch_size")

@@ -117,14 +117,16 @@ class TwoLayerNet:
 
     # --- training --------------------------------------------------------------------------------
     def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95, reg=5e-6,
-              num_iters=100, batch_size=200, verbose=False, optimizer=None, method="autodiff"):
+              num_iters=100, batch_size=200, verbose=False, optimizer=None, method="traced"):
         """Minibatch training (batches drawn with replacement, as cs231n).
 
         Once per epoch (every max(num_train // batch_size, 1) iterations, starting with the
         first) the accuracies on the current batch and on (X_val, y_val) are recorded and the
         learning rate is multiplied by `learning_rate_decay`. `optimizer` (from
         tensorflowlite_clone.optim) replaces plain SGD at `learning_rate`; its own `lr` is
-        the one decayed. Returns {"loss_history", "train_acc_history", "val_acc_history"}.
+        the one decayed. `method` is `loss`'s: "traced" (the default: the tape's ops compiled,
+        the same numbers as "autodiff", the eager tape, which is there for debugging) or
+        "manual". Returns {"loss_history", "train_acc_history", "val_acc_history"}.
         """
         X, y = _checked(self.params, X, y, reg)
         X_val, y_val = _checked(self.params, X_val, y_val, names=("X_val", "y_val"))

@@ -342,3 +342,19 @@ def test_too_small_a_data_folder_is_one_line(capsys, tmp_path):
     assert status == 2
     assert err.startswith("tflc: error: ") and "num_val=5000" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("model", ["two-layer", "softmax"])
+def test_train_compiles_its_step_and_eager_gives_the_same_numbers(capsys, tmp_path, model):
+    """`tflc train` runs the tape's step compiled by tflc.jit; `--eager` runs it on the tape
+    (for debugging): the same losses, accuracies and weights, bit for bit."""
+    runs = {}
+    for step in ("traced", "eager"):
+        out = tmp_path / step
+        argv = ["train", "--model", model, "--iters", "40", "--batch-size", "50", "--quiet",
+                "--out", out] + (["--eager"] if step == "eager" else [])
+        assert run(capsys, *argv)[0] == 0
+        runs[step] = json.loads((out / "metrics.json").read_text())
+        assert runs[step]["hyperparameters"]["step"] == step
+    for key in ("loss_history", "train_acc_history", "val_acc_history", "test_accuracy"):
+        assert runs["traced"][key] == runs["eager"][key]

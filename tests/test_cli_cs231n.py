@@ -186,6 +186,7 @@ def test_graph(capsys, tmp_path, kind):
     (["train", "--model", "two-layer", "--epochs", "3"], "--epochs is for --model fc-net"),
     (["train", "--model", "fc-net", "--iters", "3"], "--iters is for --model softmax, two-layer"),
     (["train", "--model", "rnn", "--reg", "0.1"], "--reg is for --model"),
+    (["train", "--model", "conv-net", "--eager"], "--eager is for --model softmax, two-layer"),
     (["train", "--model", "rnn", "--data", "spiral"], "--model rnn trains on captioned strips"),
     (["train", "--model", "conv-net", "--hidden", "3", "4"], "--hidden takes one size"),
     (["train", "--model", "two-layer", "--hidden", "3", "4"], "--hidden takes one size"),

@@ -87,12 +87,13 @@ def new_model(kind, input_size, num_classes, hidden_size, init_std, dtype=np.flo
     return net
 
 
-def loss_and_grads(model, X, y, reg):
-    """(loss, grads keyed like model.params) by autodiff, for either model."""
+def loss_and_grads(model, X, y, reg, method="traced"):
+    """(loss, grads keyed like model.params) by autodiff, for either model: the tape's step
+    compiled by tflc.jit ("traced"), or run eagerly ("autodiff", `--eager`)."""
     if isinstance(model, Softmax):
-        loss, dW = model.loss(X, y, reg)
+        loss, dW = model.loss(X, y, reg, method=method)
         return loss, {"W": dW}
-    return model.loss(X, y, reg=reg)
+    return model.loss(X, y, reg=reg, method=method)
 
 
 def make_optimizer(name, lr):
@@ -100,7 +101,8 @@ def make_optimizer(name, lr):
             "adam": lambda: Adam(lr)}[name]()
 
 
-def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=False):
+def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=False,
+        method="traced"):
     """`tflc train`'s schedule for `training.fit`: minibatches drawn with replacement from
     default_rng(seed), which first picks the up to 1000 fixed training examples the training
     accuracy is measured on; the accuracies and the decay at the end of every epoch (the
@@ -114,7 +116,7 @@ def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=F
 
     def checked_loss_and_grads(X, y):
         with np.errstate(all="ignore"):  # a diverging loss is reported below, in one line
-            loss, grads = loss_and_grads(model, X, y, reg)
+            loss, grads = loss_and_grads(model, X, y, reg, method)
         if not math.isfinite(loss):
             it = optimizer.iterations  # one step per iteration so far
             # before the first update the step size cannot be the cause
@@ -180,6 +182,7 @@ def train(args, ds, run, start):
     """Train, check and write everything into `run`'s staging folder; returns {what: path}."""
     hyperparameters = {k: getattr(args, k) for k in ("model", "lr", "lr_decay", "reg", "iters",
                                                      "batch_size", "optimizer", "seed", "dtype")}
+    hyperparameters["step"] = "eager" if args.eager else "traced"
     hyperparameters["init_std"] = args.init_std or default_init_std(args.model, ds.X_train.shape[1])
     if args.model == "two-layer":
         hyperparameters["hidden"] = args.hidden
@@ -192,7 +195,8 @@ def train(args, ds, run, start):
         fit_start = time.perf_counter()
         stats = fit(model, ds, optimizer=make_optimizer(args.optimizer, args.lr),
                     lr_decay=args.lr_decay, reg=args.reg, iters=args.iters,
-                    batch_size=args.batch_size, seed=args.seed, quiet=args.quiet)
+                    batch_size=args.batch_size, seed=args.seed, quiet=args.quiet,
+                    method="autodiff" if args.eager else "traced")
         train_seconds = time.perf_counter() - fit_start
         result = {f"{split}_accuracy": accuracy(model, getattr(ds, f"X_{split}"),
                                                 getattr(ds, f"y_{split}"))
@@ -807,6 +811,9 @@ def build_parser():
                    help="output folder (default: %(default)s); the run replaces its own files "
                    f"there ({', '.join(TRAIN_OUTPUTS)}) all at once at the end, and leaves "
                    "any other file alone")
+    p.add_argument("--eager", action="store_true", default=None,
+                   help="softmax, two-layer: run the tape's step eagerly rather than compiled "
+                   "by tflc.jit (the same numbers; for debugging)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)
 

@@ -39,7 +39,10 @@ ONLY_FOR = {"--epochs": ("epochs", KINDS),
             "--cell": ("cell", ("rnn",)),
             "--iters": ("iters", ("softmax", "two-layer")),
             "--init-std": ("init_std", ("softmax", "two-layer", "fc-net", "conv-net")),
-            "--reg": ("reg", ("softmax", "two-layer", "fc-net", "conv-net"))}
+            "--reg": ("reg", ("softmax", "two-layer", "fc-net", "conv-net")),
+            # cs231n's models train with the tape's eager step (their dropout and batchnorm
+            # draw masks and update averages, which a compiled step cannot redo)
+            "--eager": ("eager", ("softmax", "two-layer"))}
 
 
 class OptionError(ValueError):
