@@ -52,7 +52,6 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
     rest of the result is what the recording call returned. `jitted.plans` and
     `jitted.explain()` show what was recorded and why.
     """
-    name = "jit"
     plans = {}  # signature -> _Plan, or None where f is run eagerly (a constant, or it reads values)
     why = {}  # signature -> why it was recorded (what differed from the call before), and how it runs
     last = None  # the signature of the latest call
@@ -60,12 +59,12 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
 
     def jitted(*args, **kwargs):
         if kwargs:
-            raise TypeError(f"{name}: pass f's arguments positionally (keywords are not traced)")
+            raise TypeError("jit: pass f's arguments positionally (keywords are not traced)")
         if _state.recording or _state.anomaly:  # an outer tape wants to see f's ops, or anomaly checks
             return f(*_float_tensors(args))
         nonlocal last
         leaves = []
-        signature = _describe(args, leaves, name)
+        signature = _describe(args, leaves)
         args = _float_tensors(args)
         previous, last = last, signature
         if signature not in plans:  # record; the result comes from running f as usual
@@ -80,7 +79,7 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
                 nonlocal warned
                 if not warned:
                     warned = True
-                    warnings.warn(f"{name}: f {eager_because}, which a replay cannot redo; f runs "
+                    warnings.warn(f"jit: f {eager_because}, which a replay cannot redo; f runs "
                                   "eagerly for arguments of this signature", RuntimeWarning,
                                   stacklevel=2)
                 why[signature] += f"; runs eagerly: f {eager_because}"
@@ -96,10 +95,10 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             if not _same(result, f(*args)):
                 del plans[signature]
                 raise RuntimeError(
-                    f"{name}: replaying f's recorded ops gave a different result from running f; "
+                    "jit: replaying f's recorded ops gave a different result from running f; "
                     "f must compute only with the engine's ops on its arguments (a value computed "
                     "outside them, such as a comparison or arithmetic on .numpy(), is frozen into "
-                    "the trace). Run f without it (value_and_grad for a traced step).")
+                    "the trace). Run this f without jit.")
             plan.checked = True
         return result
 
@@ -109,7 +108,7 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
         or value), and whether f runs eagerly for it (and why)."""
         wrapped = getattr(f, "__wrapped__", f)
         title = getattr(wrapped, "__qualname__", repr(wrapped))
-        lines = [f"{name} of {title}: {sum(p is not None for p in plans.values())} plan(s) for "
+        lines = [f"jit of {title}: {sum(p is not None for p in plans.values())} plan(s) for "
                  f"{len(plans)} argument signature(s) (at most {MAX_PLANS} are kept)"]
         lines += [f"  {k}. recorded for {why.get(sig, '?')}" for k, sig in enumerate(plans, 1)]
         return "\n".join(lines)
@@ -121,19 +120,19 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
 MAX_PLANS = 32  # per traced function
 
 
-def _describe(value, leaves, name="trace"):
+def _describe(value, leaves):
     """`value`'s signature, what a plan is specific to (array shapes and dtypes, the values of
     everything else), appending its arrays to `leaves` in the order `_flatten` visits them."""
     if isinstance(value, (Tensor, np.ndarray)):
         leaves.append(value)
         return value.shape, value.dtype
     if isinstance(value, (list, tuple)):
-        return (type(value),) + tuple([_describe(item, leaves, name) for item in value])
+        return (type(value),) + tuple([_describe(item, leaves) for item in value])
     if isinstance(value, dict):
-        return (dict,) + tuple([(key, _describe(item, leaves, name)) for key, item in value.items()])
+        return (dict,) + tuple([(key, _describe(item, leaves)) for key, item in value.items()])
     if value is None or isinstance(value, (bool, int, float, complex, str, np.number)):
         return type(value), value
-    raise TypeError(f"{name}: cannot trace an argument of type {type(value).__name__}; pass "
+    raise TypeError(f"jit: cannot trace an argument of type {type(value).__name__}; pass "
                     "arrays, Tensors, numbers, strings, or lists / tuples / dicts of them")
 
 
