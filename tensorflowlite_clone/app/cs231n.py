@@ -15,6 +15,7 @@ The checkpoint (`model.npz`) holds the parameters, batchnorm's running averages 
 `config()`, so `load` rebuilds the same architecture; `tflc predict` reads it back.
 """
 import copy
+import importlib
 import math
 
 import numpy as np
@@ -54,11 +55,10 @@ def check_options(args, given):
     for option, (dest, kinds) in ONLY_FOR.items():
         if dest in given and args.model not in kinds:
             raise OptionError(f"{option} is for --model {', '.join(kinds)}, not {args.model}")
-    if args.model in KINDS and getattr(args, "data", None):
-        spec = args.data
-        if args.model == "rnn" and spec != "digits":
-            raise OptionError(f"--model rnn trains on captioned strips of the bundled digits "
-                              f"(--data digits); it cannot caption {spec}")
+    spec = getattr(args, "data", None)
+    if args.model == "rnn" and spec not in (None, "digits"):
+        raise OptionError(f"--model rnn trains on captioned strips of the bundled digits "
+                          f"(--data digits); it cannot caption {spec}")
 
 
 def is_cifar(spec):
@@ -68,7 +68,7 @@ def is_cifar(spec):
 def settings(args):
     """(model kwargs, solver kwargs, data kwargs) for args.model on args.data, the module's
     settings with the user's options applied."""
-    module = __import__(CLASSES[args.model].__module__, fromlist=["DIGITS_SETTINGS"])
+    module = importlib.import_module(CLASSES[args.model].__module__)
     table = module.CIFAR_SETTINGS if is_cifar(args.data) else module.DIGITS_SETTINGS
     if args.model == "rnn":
         table = table[args.cell or "rnn"]
