@@ -26,8 +26,10 @@ W3 (hidden, num_classes), b3 (num_classes,); the weights drawn `weight_scale * n
 from NumPy's global generator in the order W1, W2, W3, the biases zeros, all cast to `dtype`.
 
 Three independent computations of the gradients, which the tests show equal:
-- "autodiff" (`loss`'s default, `forward_tensors`): the forward pass from models/engine_layers.py
-  (tflc.nn.conv2d, relu, tflc.nn.max_pool2d, affine, softmax_loss) on a GradientTape;
+- "autodiff" (`forward_tensors`): the forward pass from models/engine_layers.py
+  (tflc.nn.conv2d, relu, tflc.nn.max_pool2d, affine, softmax_loss) on a GradientTape; `loss`'s
+  default, "traced", is the same tape's ops compiled by `tflc.jit` (recorded once per batch
+  shape, replayed: about half the time of a digits batch, the same numbers bit for bit);
 - "manual" (`loss(..., method="manual")`): cs231n's path through the sandwich layers of
   models/layer_utils.py, conv_relu_pool_forward_naive / affine_relu_forward / affine_forward and
   their backwards. The *naive* conv and pool layers are used on purpose: the fast ones take their
@@ -54,7 +56,7 @@ the convolution and the pool as one box each.
 
 Input checks: X must be a 4-D array (N, C, H, W) of real numbers matching `input_dim`; y must
 be N integer labels in 0..num_classes-1 (and N >= 1 when there are labels); method must be
-"autodiff" or "manual"; reg a finite non-negative number. Otherwise a ValueError (TypeError for
+"traced", "autodiff" or "manual"; reg a finite non-negative number. Otherwise a ValueError (TypeError for
 a wrong type) names the argument. X is cast to the model's dtype, so the gradients are in it.
 """
 
@@ -93,7 +95,7 @@ CIFAR_SETTINGS = {
                "num_epochs": 1, "print_every": 20},
 }
 
-METHODS = ("autodiff", "manual")
+METHODS = ("traced", "autodiff", "manual")
 
 
 def _input_dim(input_dim, filter_size):
@@ -208,33 +210,27 @@ class ThreeLayerConvNet:
 
     def _forward(self, p, X, y=None, reg=0.0, nudge=None):
         """`forward_tensors` on checked inputs and the parameter tensors p."""
-        a1 = named(E.conv(X, p["W1"], p["b1"], self.conv_param), "relu1.x", nudge)
-        s1 = named(E.relu(a1), "pool1.x", nudge)
-        p1 = named(E.max_pool(s1, self.pool_param), "affine2.x", nudge)
-        a2 = named(E.affine(p1, p["W2"], p["b2"]), "relu2.x", nudge)
-        h2 = named(E.relu(a2), "affine3.x", nudge)
-        scores = named(E.affine(h2, p["W3"], p["b3"]), "scores", nudge)
-        tensors = {"W1": p["W1"], "b1": p["b1"], "relu1.x": a1, "pool1.x": s1, "affine2.x": p1,
-                   "W2": p["W2"], "b2": p["b2"], "relu2.x": a2, "affine3.x": h2,
-                   "W3": p["W3"], "b3": p["b3"], "scores": scores}
-        if y is None:
-            return None, tensors
-        squares = sum(tflc.sum(p[k] * p[k]) for k in ("W1", "W2", "W3"))
-        loss = E.softmax_loss(scores, y) + 0.5 * reg * squares
-        loss.name = "loss"
-        return loss, tensors
+        return _engine_forward(p, X, y, reg, self.conv_param, self.pool_param, nudge)
 
-    def loss(self, X, y=None, method="autodiff"):
+    def loss(self, X, y=None, method="traced"):
         """Scores (N, num_classes) if y is None, else (loss, grads): loss a float, grads keyed and
         typed like params, with the regulariser 0.5 * self.reg * sum of the squared weights.
-        method: "autodiff" (the tape) or "manual" (the hand-derived sandwich layers)."""
+        method: "traced" (the default: the tape's ops compiled by tflc.jit, recorded once per
+        batch shape; the same numbers as "autodiff", which runs the tape eagerly) or "manual"
+        (the hand-derived sandwich layers)."""
         if method not in METHODS:
-            raise ValueError(f"ThreeLayerConvNet.loss: method must be 'autodiff' or 'manual', got {method!r}")
+            raise ValueError(f"ThreeLayerConvNet.loss: method must be one of {', '.join(METHODS)}, "
+                             f"got {method!r}")
         X, y, reg = self._checked(X, y, None)
         if method == "manual":
             return self._manual(self.params, X, y, reg)
         if y is None:  # no tape: nothing is recorded
             return self._forward(self._variables(), X)[1]["scores"].numpy()
+        if method == "traced":
+            loss, grads = _traced_loss(self.params, X, y, reg, tuple(self.conv_param.items()),
+                                       tuple(self.pool_param.items()))
+            return float(loss), {k: g.numpy().astype(self.params[k].dtype, copy=False)
+                                 for k, g in grads.items()}
         with tflc.GradientTape() as tape:
             loss, tensors = self._forward(self._variables(), X, y, reg)
         params = [tensors[k] for k in self.PARAMS]
@@ -313,6 +309,31 @@ def _ties(s1):
     windows = s1.reshape(N, F, H // 2, 2, W // 2, 2)
     top = windows.max(axis=(3, 5), keepdims=True)
     return int(np.count_nonzero((windows == top).sum(axis=(3, 5)) > 1))
+
+
+def _engine_forward(p, X, y, reg, conv_param, pool_param, nudge=None):
+    """The forward pass from engine layers on the parameter tensors p: (loss or None, the named
+    tensors in forward order)."""
+    a1 = named(E.conv(X, p["W1"], p["b1"], conv_param), "relu1.x", nudge)
+    s1 = named(E.relu(a1), "pool1.x", nudge)
+    p1 = named(E.max_pool(s1, pool_param), "affine2.x", nudge)
+    a2 = named(E.affine(p1, p["W2"], p["b2"]), "relu2.x", nudge)
+    h2 = named(E.relu(a2), "affine3.x", nudge)
+    scores = named(E.affine(h2, p["W3"], p["b3"]), "scores", nudge)
+    tensors = {"W1": p["W1"], "b1": p["b1"], "relu1.x": a1, "pool1.x": s1, "affine2.x": p1,
+               "W2": p["W2"], "b2": p["b2"], "relu2.x": a2, "affine3.x": h2,
+               "W3": p["W3"], "b3": p["b3"], "scores": scores}
+    if y is None:
+        return None, tensors
+    squares = sum(tflc.sum(p[k] * p[k]) for k in ("W1", "W2", "W3"))
+    loss = E.softmax_loss(scores, y) + 0.5 * reg * squares
+    loss.name = "loss"
+    return loss, tensors
+
+
+# the loss's value and gradients, compiled (the conv and pool parameters as items: static values)
+_traced_loss = tflc.jit(tflc.value_and_grad(
+    lambda p, X, y, reg, conv, pool: _engine_forward(p, X, y, reg, dict(conv), dict(pool))[0]))
 
 
 def layer_groups(tensors):

@@ -358,7 +358,7 @@ def test_bad_loss_input(small_model, X, y, error, words, method):
 
 def test_bad_method_and_reg(small_model):
     X, y = np.zeros((2, 1, 4, 4)), np.array([0, 1])
-    with pytest.raises(ValueError, match="method must be 'autodiff' or 'manual', got 'numeric'"):
+    with pytest.raises(ValueError, match="method must be one of traced, autodiff, manual, got 'numeric'"):
         small_model.loss(X, y, method="numeric")
     with pytest.raises(ValueError, match="reg"):
         small_model.forward_tensors(X, y, reg=-0.5)
@@ -436,3 +436,20 @@ def test_cifar_settings_are_the_notebooks():
     solver = Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y},
                     **CIFAR_SETTINGS["solver"], verbose=False)
     assert (solver.num_epochs, solver.batch_size, solver.optim_config) == (1, 50, {"learning_rate": 1e-3})
+
+
+def test_the_default_traced_loss_is_the_tape_s_bit_for_bit():
+    """loss(X, y) compiles the tape's ops (tflc.jit); "autodiff" runs them eagerly: the same
+    loss and gradients, exactly, batch after batch, float32 and float64."""
+    for dtype in (np.float32, np.float64):
+        np.random.seed(1)
+        model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=4, filter_size=3, hidden_dim=9,
+                                  weight_scale=0.1, reg=0.01, dtype=dtype)
+        for _ in range(3):
+            X, y = np.random.randn(5, 1, 8, 8), np.random.randint(10, size=5)
+            loss, grads = model.loss(X, y)
+            expected_loss, expected = model.loss(X, y, method="autodiff")
+            assert loss == expected_loss
+            for k in PARAMS:
+                assert grads[k].dtype == dtype
+                np.testing.assert_array_equal(grads[k], expected[k])
