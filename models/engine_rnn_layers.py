@@ -49,11 +49,12 @@ def temporal_affine(x, w, b):
 def temporal_softmax_loss(x, y, mask):
     """-(1/N) Σ_{n,t} mask[n, t] · log softmax(x[n, t])[y[n, t]], a scalar Tensor.
 
-    x (N, T, V) scores, y (N, T) integer labels, mask (N, T) booleans (False: no loss)."""
+    x (N, T, V) scores, y (N, T) integer labels, mask (N, T) booleans (False: no loss), or the
+    same as a Tensor of 0s and 1s (what a compiled step is handed: it is not read)."""
     N, T, _ = np.shape(x)
     log_probs = tflc.nn.log_softmax(x, axis=-1)
     picked = log_probs[np.arange(N)[:, None], np.arange(T)[None, :], y]  # (N, T)
-    weights = np.asarray(mask, dtype=picked.dtype)
+    weights = mask if isinstance(mask, tflc.Tensor) else np.asarray(mask, dtype=picked.dtype)
     return -tflc.sum(picked * weights) / N
 
 

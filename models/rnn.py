@@ -162,15 +162,26 @@ class CaptioningRNN:
         return loss_tensors(self._variables(), features, captions, self._null, self.cell_type,
                             nudge)
 
-    def loss(self, features, captions, method="autodiff"):
+    def loss(self, features, captions, method="traced"):
         """(loss, grads): the loss a Python float, grads keyed and typed like params.
-        method "autodiff" (the tape) or "manual" (cs231n's hand-derived layers)."""
-        if method not in ("autodiff", "manual"):
-            raise ValueError(f"CaptioningRNN.loss: method must be 'autodiff' or 'manual', got {method!r}")
+        method "traced" (the default: the tape's ops compiled by tflc.jit, recorded once per
+        batch shape; the same numbers as "autodiff", which runs the tape eagerly) or "manual"
+        (cs231n's hand-derived layers)."""
+        if method not in ("traced", "autodiff", "manual"):
+            raise ValueError(f"CaptioningRNN.loss: method must be 'traced', 'autodiff' or 'manual', "
+                             f"got {method!r}")
         features, captions = self._checked(features, captions)
         if method == "manual":
             loss, grads = manual_loss(self.params, features, captions, self._null, self.cell_type)
             return loss, {k: grads[k].astype(self.dtype, copy=False) for k in self.PARAMS}
+        if method == "traced":  # the captions split outside: a compiled step is handed each part
+            captions_in = np.ascontiguousarray(captions[:, :-1])
+            captions_out = np.ascontiguousarray(captions[:, 1:])
+            mask = (captions_out != self._null).astype(self.dtype)
+            loss, grads = _traced_loss(self.params, features, captions_in, captions_out, mask,
+                                       self.cell_type)
+            return float(loss), {k: grads[k].numpy().astype(self.dtype, copy=False)
+                                 for k in self.PARAMS}
         with tflc.GradientTape() as tape:
             loss, tensors = loss_tensors(self._variables(), features, captions, self._null,
                                          self.cell_type)
@@ -222,6 +233,12 @@ def loss_tensors(p, features, captions, null, cell_type, nudge=None):
     The inputs are taken as checked."""
     captions_in, captions_out = captions[:, :-1], captions[:, 1:]
     mask = captions_out != null  # <NULL> pads neither add loss nor get gradient
+    return _loss_of(p, features, captions_in, captions_out, mask, cell_type, nudge)
+
+
+def _loss_of(p, features, captions_in, captions_out, mask, cell_type, nudge=None):
+    """`loss_tensors` once the captions are split into the words fed in, those to predict and
+    the mask of the real (not <NULL>) ones."""
     h0 = named(tflc.matmul(features, p["W_proj"]) + p["b_proj"], "h0", nudge)
     x = named(E.word_embedding(captions_in, p["W_embed"]), f"{cell_type}.x", nudge)
     recurrent = E.rnn if cell_type == "rnn" else E.lstm
@@ -234,6 +251,9 @@ def loss_tensors(p, features, captions, null, cell_type, nudge=None):
                "temporal_affine.x": h, "W_vocab": p["W_vocab"], "b_vocab": p["b_vocab"],
                "scores": scores}
     return loss, tensors
+
+
+_traced_loss = tflc.jit(tflc.value_and_grad(lambda p, *data: _loss_of(p, *data)[0]))
 
 
 def manual_loss(params, features, captions, null, cell_type, intermediates=False):

@@ -249,3 +249,22 @@ GOOD_CAPTIONS = np.array([[1, 4, 2], [1, 5, 2]])
 def test_bad_input_is_named(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
+def test_the_default_traced_loss_is_the_tape_s_bit_for_bit(cell_type):
+    """loss(features, captions) compiles the tape's ops (tflc.jit), the captions split outside;
+    "autodiff" runs the same tape eagerly: the same loss and gradients exactly, <NULL> padding
+    included, batch after batch."""
+    np.random.seed(2)
+    model = CaptioningRNN({"<NULL>": 0, "<START>": 1, "<END>": 2, "a": 3, "b": 4}, input_dim=6,
+                          wordvec_dim=5, hidden_dim=7, cell_type=cell_type, dtype=np.float64)
+    for _ in range(3):
+        features = np.random.randn(4, 6)
+        captions = np.random.randint(0, 5, (4, 6))
+        captions[:, 0] = 1
+        loss, grads = model.loss(features, captions)
+        expected_loss, expected = model.loss(features, captions, method="autodiff")
+        assert loss == expected_loss
+        for k, g in expected.items():
+            np.testing.assert_array_equal(grads[k], g)
