@@ -3,8 +3,11 @@
 
     {affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax
 
-- method="autodiff" (the default): the forward pass composed of `models.engine_layers` (engine
-  ops) under a `tflc.GradientTape`; the gradients come from the tape.
+- method="autodiff": the forward pass composed of `models.engine_layers` (engine ops) under a
+  `tflc.GradientTape`; the gradients come from the tape. The default, "traced", is the same
+  tape's ops compiled by `tflc.jit` (the same numbers) for a net without batchnorm or dropout,
+  and the eager tape for one with them (their running averages and masks are computed outside
+  the ops, which a replay could not redo).
 - method="manual": cs231n's path, the hand-derived layers of `models.layers`: every
   `*_forward` keeps its cache and the `*_backward` passes run in reverse order.
 
@@ -51,7 +54,7 @@ from ._checks import check_count, check_float_dtype, check_labels, check_real, c
 from .softmax import named
 
 NORMALIZATIONS = ("batchnorm", "layernorm")
-METHODS = ("autodiff", "manual")
+METHODS = ("traced", "autodiff", "manual")
 
 # Solver settings for FullyConnectedNet(input_dim=64, num_classes=10, **DIGITS_SETTINGS["model"])
 # on tensorflowlite_clone.app.data.load("digits", seed=0), batch normalisation and dropout: after
@@ -81,7 +84,7 @@ CIFAR_SETTINGS = {
 # --- argument checks ---------------------------------------------------------------------------
 def _check_method(caller, method):
     if method not in METHODS:
-        raise ValueError(f"{caller}: method must be 'autodiff' or 'manual', got {method!r}")
+        raise ValueError(f"{caller}: method must be one of {', '.join(METHODS)}, got {method!r}")
 
 
 class _AffineNet:
@@ -144,39 +147,8 @@ class _AffineNet:
     def _engine_forward(self, p, X, y, reg, nudge=None):
         """The forward pass from engine layers on the parameter tensors `p`: (loss or None,
         named tensors in forward order)."""
-        tensors = {}
-
-        def name(t, label):
-            t = named(t, label, nudge)
-            tensors[label] = t
-            return t
-
-        out, L = X, self.num_layers
-        for i in range(1, L + 1):
-            if i > 1:
-                out = name(out, f"affine{i}.x")
-            W, b = tensors[f"W{i}"], tensors[f"b{i}"] = p[f"W{i}"], p[f"b{i}"]
-            out = E.affine(out, W, b)
-            if i == L:
-                break
-            if self.normalization is not None:
-                out = name(out, f"{self.normalization}{i}.x")
-                gamma, beta = tensors[f"gamma{i}"], tensors[f"beta{i}"] = p[f"gamma{i}"], p[f"beta{i}"]
-                norm = E.batchnorm if self.normalization == "batchnorm" else E.layernorm
-                out = norm(out, gamma, beta, self.bn_params[i - 1])
-            out = E.relu(name(out, f"relu{i}.x"))
-            if self.use_dropout:
-                if self.dropout_param["mode"] == "train":  # test mode is the identity: no new tensor
-                    out = name(out, f"dropout{i}.x")
-                out = E.dropout(out, self.dropout_param)
-        scores = name(out, "scores")
-        if y is None:
-            return None, tensors
-        loss = E.softmax_loss(scores, y)
-        for w in self._weights():
-            loss = loss + 0.5 * reg * tflc.sum(p[w] * p[w])
-        loss.name = "loss"
-        return loss, tensors
+        return _engine_forward(p, X, y, reg, self.num_layers, self.normalization, self.bn_params,
+                               self.dropout_param if self.use_dropout else None, nudge)
 
     def forward_tensors(self, X, y=None, reg=None, nudge=None):
         """The autodiff path's forward pass, reading self.params afresh: (loss, tensors), the
@@ -263,10 +235,13 @@ class _AffineNet:
         return self._hand(params, X, y, self._reg(reg), dropout_param, bn_params, intermediates=True)[1]
 
     # --- the loss ---------------------------------------------------------------------------------
-    def loss(self, X, y=None, method="autodiff"):
+    def loss(self, X, y=None, method="traced"):
         """Scores (N, C) when y is None (test mode), else (loss, grads) in train mode, grads keyed
-        and typed like self.params. method: "autodiff" (the tape) or "manual" (cs231n's
-        hand-derived backward passes)."""
+        and typed like self.params. method: "traced" (the default: the tape's ops compiled by
+        tflc.jit, recorded once per batch shape, the same numbers as "autodiff"; a net with
+        batchnorm or dropout, whose running averages and masks a replay cannot redo, runs the
+        tape eagerly), "autodiff" (the tape, eagerly) or "manual" (cs231n's hand-derived
+        backward passes)."""
         _check_method(f"{type(self).__name__}.loss", method)
         X, y = self._checked(X, y)
         reg = self._reg(None)
@@ -278,7 +253,60 @@ class _AffineNet:
             return loss, {k: grads[k].astype(v.dtype, copy=False) for k, v in self.params.items()}
         if y is None:
             return self._engine_forward(self._variables(), X, None, reg)[1]["scores"].numpy()
+        if method == "traced" and self.normalization != "batchnorm" and not self.use_dropout:
+            ln_params = tuple(tuple(sorted(b.items())) for b in self.bn_params)
+            loss, grads = _traced_loss(self.params, X, y, reg, self.num_layers, self.normalization,
+                                       ln_params)
+            return float(loss), {k: grads[k].numpy().astype(v.dtype, copy=False)
+                                 for k, v in self.params.items()}
         return self._autodiff_loss(X, y, reg)
+
+
+def _engine_forward(p, X, y, reg, num_layers, normalization, bn_params, dropout_param, nudge=None):
+    """`_AffineNet._engine_forward` for a net of `num_layers` affine layers, `normalization`
+    ("batchnorm", "layernorm" or None) with its `bn_params`, and dropout's `dropout_param` (None:
+    no dropout)."""
+    tensors = {}
+
+    def name(t, label):
+        t = named(t, label, nudge)
+        tensors[label] = t
+        return t
+
+    out, L = X, num_layers
+    for i in range(1, L + 1):
+        if i > 1:
+            out = name(out, f"affine{i}.x")
+        W, b = tensors[f"W{i}"], tensors[f"b{i}"] = p[f"W{i}"], p[f"b{i}"]
+        out = E.affine(out, W, b)
+        if i == L:
+            break
+        if normalization is not None:
+            out = name(out, f"{normalization}{i}.x")
+            gamma, beta = tensors[f"gamma{i}"], tensors[f"beta{i}"] = p[f"gamma{i}"], p[f"beta{i}"]
+            norm = E.batchnorm if normalization == "batchnorm" else E.layernorm
+            out = norm(out, gamma, beta, bn_params[i - 1])
+        out = E.relu(name(out, f"relu{i}.x"))
+        if dropout_param is not None:
+            if dropout_param["mode"] == "train":  # test mode is the identity: no new tensor
+                out = name(out, f"dropout{i}.x")
+            out = E.dropout(out, dropout_param)
+    scores = name(out, "scores")
+    if y is None:
+        return None, tensors
+    loss = E.softmax_loss(scores, y)
+    for w in (f"W{i}" for i in range(1, L + 1)):
+        loss = loss + 0.5 * reg * tflc.sum(p[w] * p[w])
+    loss.name = "loss"
+    return loss, tensors
+
+
+# the loss and its gradients compiled, for nets without batchnorm or dropout (whose running
+# averages and masks are computed outside the ops: a replay could not redo them); the net's
+# structure and layernorm's parameters as static values
+_traced_loss = tflc.jit(tflc.value_and_grad(
+    lambda p, X, y, reg, L, normalization, ln_params: _engine_forward(
+        p, X, y, reg, L, normalization, [dict(items) for items in ln_params], None)[0]))
 
 
 class TwoLayerNet(_AffineNet):

@@ -367,8 +367,9 @@ def test_bad_loss_input(make):
         (lambda: model.loss(X, np.array([0.0, 1.0, 2.0])), ValueError, "dtype float64"),
         (lambda: model.loss(X, np.array([0, 1])), ValueError, r"shape \(2,\)"),
         (lambda: model.loss(X[:0], y[:0]), ValueError, "empty batch"),
-        (lambda: model.loss(X, y, method="tape"), ValueError, "method must be 'autodiff' or 'manual'"),
-        (lambda: model.loss(X, method="traced"), ValueError, "method"),
+        (lambda: model.loss(X, y, method="tape"), ValueError,
+         "method must be one of traced, autodiff, manual, got 'tape'"),
+        (lambda: model.loss(X, method="numeric"), ValueError, "method"),
     ]
     for call, error, pattern in cases:
         with pytest.raises(error, match=pattern):
@@ -437,3 +438,40 @@ def test_digits_settings_reach_97_5_percent():
     Solver(model, data, **DIGITS_SETTINGS["solver"], verbose=False).train()
     accuracy = np.mean(np.argmax(model.loss(ds.X_test), axis=1) == ds.y_test)
     assert len(ds.y_test) == 180 and accuracy >= 0.975, accuracy
+
+
+
+@pytest.mark.parametrize("normalization", [None, "layernorm"])
+def test_the_default_traced_loss_is_the_tape_s_bit_for_bit(normalization):
+    """A net without batchnorm or dropout compiles its step (tflc.jit): the same loss and
+    gradients as the eager tape, exactly, batch after batch."""
+    np.random.seed(5)
+    model = FullyConnectedNet([7, 6], input_dim=5, num_classes=4, normalization=normalization,
+                              reg=0.1, weight_scale=0.3, dtype=np.float64)
+    for _ in range(3):
+        X, y = np.random.randn(6, 5), np.random.randint(4, size=6)
+        loss, grads = model.loss(X, y)
+        expected_loss, expected = model.loss(X, y, method="autodiff")
+        assert loss == expected_loss
+        for k, g in expected.items():
+            np.testing.assert_array_equal(grads[k], g)
+    from models import fc_net
+    assert any(plan is not None for plan in fc_net._traced_loss.plans.values())
+
+
+def test_batchnorm_and_dropout_nets_run_the_tape_eagerly_by_default():
+    """Their running averages and masks are computed outside the ops: no plan, no warning."""
+    import warnings
+
+    from models import fc_net
+    before = len(fc_net._traced_loss.plans)
+    np.random.seed(6)
+    model = FullyConnectedNet([5], input_dim=4, num_classes=3, normalization="batchnorm",
+                              dropout_keep_ratio=0.5, seed=1, dtype=np.float64)
+    X, y = np.random.randn(6, 4), np.random.randint(3, size=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, grads = model.loss(X, y)
+    expected_loss, expected = model.loss(X, y, method="autodiff")
+    assert loss == expected_loss
+    assert len(fc_net._traced_loss.plans) == before
