@@ -87,6 +87,8 @@ def _key(value):
     if type(value) is tuple:
         keys = tuple(_key(v) for v in value)
         return None if None in keys else ("tuple", keys)
+    if isinstance(value, (float, complex, np.inexact)):
+        return (type(value), repr(value))  # 0.0 and -0.0 compare equal but multiply differently
     try:
         hash(value)
     except TypeError:

@@ -114,6 +114,14 @@ def test_common_subexpressions_need_the_same_parameters_and_constants():
     assert [k.output for k in kept] == [1, 2, 4, 5, 6, 7]
 
 
+def test_zero_and_minus_zero_are_not_the_same_constant():
+    lines = [line(tflc.multiply, [0, None], 1, given=(None, 0.0)),
+             line(tflc.multiply, [0, None], 2, given=(None, -0.0)),
+             line(tflc.multiply, [0, None], 3, given=(None, 0.0))]
+    kept, renamed = passes.eliminate_common_subexpressions(lines)
+    assert renamed == {3: 1} and [k.output for k in kept] == [1, 2]
+
+
 def test_unhashable_parameters_are_never_merged():
     lines = [line(tflc.sum, [0], 1, ([0],)), line(tflc.sum, [0], 2, ([0],))]
     kept, renamed = passes.eliminate_common_subexpressions(lines)
