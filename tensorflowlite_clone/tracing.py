@@ -24,7 +24,8 @@ of argument arrays; a comparison is an op, and only reading its result is a read
 frozen into the plan, so jit notices the read and runs f eagerly for that signature, with one
 warning naming the line. What it cannot see, NumPy computing on a raw (integer) argument array,
 is caught by comparing the first replay of every plan with running f eagerly: a difference is
-an error. With a tape recording around the call, f runs eagerly, so that tape sees its ops.
+an error. With a tape recording around the call, f runs eagerly on the arguments as they were
+passed, so that tape sees its ops on what it watches.
 """
 from __future__ import annotations
 
@@ -60,14 +61,16 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
     def jitted(*args, **kwargs):
         if kwargs:
             raise TypeError("jit: pass f's arguments positionally (keywords are not traced)")
-        if _state.recording or _state.anomaly:  # an outer tape wants to see f's ops, or anomaly checks
+        if _state.recording:  # an outer tape wants to see f's ops on the arguments it watches
+            return f(*args)
+        if _state.anomaly:  # anomaly checks run every op
             return f(*_float_tensors(args))
         nonlocal last
         leaves = []
         signature = _describe(args, leaves)
-        args = _float_tensors(args)
         previous, last = last, signature
         if signature not in plans:  # record; the result comes from running f as usual
+            args = _float_tensors(args)
             if len(plans) == MAX_PLANS:  # forget the oldest (a signature that keeps changing)
                 why.pop(next(iter(plans)), None)
                 del plans[next(iter(plans))]
@@ -89,10 +92,10 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             return f(*args)
         plan = plans[signature]
         if plan is None:
-            return f(*args)
+            return f(*_float_tensors(args))
         result = plan.run(leaves)
         if not plan.checked:  # the first replay (on new values, as a rule): compare with f itself
-            if not _same(result, f(*args)):
+            if not _same(result, f(*_float_tensors(args))):
                 del plans[signature]
                 raise RuntimeError(
                     "jit: replaying f's recorded ops gave a different result from running f; "

@@ -148,3 +148,14 @@ def test_a_function_that_reads_values_runs_eagerly_with_one_warning():
 def test_jit_takes_its_arguments_positionally():
     with pytest.raises(TypeError, match="jit: pass f's arguments positionally"):
         tflc.jit(lambda x: x * 2.0)(x=np.ones(2))
+
+
+def test_inside_a_recording_tape_f_runs_on_the_arguments_it_was_given():
+    """An outer tape that watches a NumPy array sees f's ops on that very array (a Tensor made
+    around it would be another object, and the gradient would be lost)."""
+    jitted = tflc.jit(lambda x: tflc.sum(tflc.multiply(x, x)))
+    x = np.array([1.0, 2.0])
+    with tflc.GradientTape() as tape:
+        tape.watch(x)
+        y = jitted(x)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [2.0, 4.0])
