@@ -29,7 +29,7 @@ import numpy as np
 from tensorflowlite_clone.app.training import HISTORY, fit
 
 from ._checks import check_count
-from .solver import UpdateRules, checked_schedule
+from .solver import Solver, UpdateRules, checked_schedule
 
 DATA_KEYS = ("train_captions", "train_image_idxs", "train_features")
 
@@ -54,16 +54,7 @@ class CaptioningSolver:
         self.verbose = verbose
         self._reset()
 
-    def _reset(self):
-        """cs231n's bookkeeping: epoch 0, an empty loss history, a copy of `optim_config` per
-        parameter (where the update rules keep their state)."""
-        self.epoch = 0
-        self.best_val_acc = 0
-        self.best_params = {}
-        self.loss_history = []
-        self.train_acc_history = []
-        self.val_acc_history = []
-        self.optim_configs = {p: dict(self.optim_config) for p in self.model.params}
+    _reset = Solver._reset  # cs231n's bookkeeping, the same for both solvers
 
     def _loss(self, captions, image_idxs):
         # fit hands over the drawn rows of (captions, image_idxs), as sample_coco_minibatch
