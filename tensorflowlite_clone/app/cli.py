@@ -158,7 +158,8 @@ def cmd_train(args):
         with cs231n_errors():
             settings = cs231n.settings(args)
             # fail before the output folder is made
-            arrays, ds = cs231n.load_data(args, settings[2], settings[0]["dtype"])
+            arrays, ds = cs231n.load_data(args.model, args.data, args.split_seed, settings[2],
+                                          settings[0]["dtype"])
             with RunFolder.open(args.out) as run:
                 files = train_cs231n(args, settings, arrays, ds, run, start)
                 run.commit()

@@ -55,8 +55,12 @@ def check_options(args, given):
     for option, (dest, kinds) in ONLY_FOR.items():
         if dest in given and args.model not in kinds:
             raise OptionError(f"{option} is for --model {', '.join(kinds)}, not {args.model}")
-    spec = getattr(args, "data", None)
-    if args.model == "rnn" and spec not in (None, "digits"):
+    check_data(args.model, getattr(args, "data", None))
+
+
+def check_data(kind, spec):
+    """Refuse data the model cannot train on (the captioner knows only the digit strips)."""
+    if kind == "rnn" and spec not in (None, "digits"):
         raise OptionError(f"--model rnn trains on captioned strips of the bundled digits "
                           f"(--data digits); it cannot caption {spec}")
 
@@ -119,18 +123,14 @@ def images(ds, X):
                       f"{tuple(shape)}")
 
 
-def load_data(args, data_kwargs, dtype):
-    """(data dict for the Solver, the Dataset): fc-net and conv-net get the Dataset's splits
-    (conv-net as images), the captioner the caption set made from the digits' split (and no
-    Dataset); the features in the float `dtype`."""
-    dtype = np.dtype(dtype)
-    if args.model == "rnn":
-        caption_data = captions.load_digit_captions(seed=args.split_seed, **data_kwargs)
-        for split in ("train", "val", "test"):
-            caption_data[f"{split}_features"] = caption_data[f"{split}_features"].astype(dtype)
-        return caption_data, None
-    ds = data.load(args.data, seed=args.split_seed, dtype=dtype)
-    reshape = (lambda X: images(ds, X)) if args.model == "conv-net" else (lambda X: X)
+def load_data(kind, spec, split_seed, data_kwargs, dtype):
+    """(data dict for the Solver, the Dataset) of `spec` split by `split_seed`: fc-net and
+    conv-net get the Dataset's splits (conv-net as images), the captioner the caption set made
+    from the digits' split (and no Dataset); the features in the float `dtype`."""
+    if kind == "rnn":
+        return captions.load_digit_captions(seed=split_seed, dtype=dtype, **data_kwargs), None
+    ds = data.load(spec, seed=split_seed, dtype=dtype)
+    reshape = (lambda X: images(ds, X)) if kind == "conv-net" else (lambda X: X)
     arrays = {f"{k}_{split}": reshape(getattr(ds, f"{k}_{split}")) if k == "X"
               else getattr(ds, f"{k}_{split}") for split in ("train", "val", "test") for k in "Xy"}
     return arrays, ds
@@ -253,13 +253,13 @@ def test_data(model, spec, split_seed, path):
     """`tflc predict`'s data for a checkpoint of cs231n's models: the data dict `load_data` makes
     of `spec` with the split the model was trained on, checked against the model's inputs."""
     kind = kind_of(model)
-    args = _Spec(kind, spec, split_seed)
-    check_options(args, set())
+    check_data(kind, spec)
     data_kwargs = model.metadata.get("data", {}).get("caption_set", {}) if kind == "rnn" else {}
     if not isinstance(data_kwargs, dict):
         raise CheckpointError(f"{path}: metadata.data.caption_set should be an object, found "
                               f"{data_kwargs!r}")
-    arrays, ds = load_data(args, data_kwargs, next(iter(model.params.values())).dtype)
+    arrays, ds = load_data(kind, spec, split_seed, data_kwargs,
+                           next(iter(model.params.values())).dtype)
     if kind == "rnn":
         have, want = arrays["test_features"].shape[1:], model.params["W_proj"].shape[:1]
     else:
@@ -318,7 +318,8 @@ def small_problem(kind, seed, batch=5, hidden=None, spec=None, normalization=Non
     np.random.seed(seed)
     if kind == "rnn":  # the digit strips' captions, their features from the data or random
         if spec:
-            arrays = captions.load_digit_captions(seed=seed, **small_caption_data(batch))
+            arrays = captions.load_digit_captions(seed=seed, dtype=np.float64,
+                                                  **small_caption_data(batch))
             X, y = check_batch(kind, arrays, batch)
         else:
             X = rng.standard_normal((batch, 6))
@@ -331,7 +332,7 @@ def small_problem(kind, seed, batch=5, hidden=None, spec=None, normalization=Non
         model.params["W_embed"] *= 100
         return X, y, model
     if spec:
-        arrays, ds = load_data(_Spec(kind, spec, seed), {}, np.float64)
+        arrays, ds = load_data(kind, spec, seed, {}, np.float64)
         X, y, num_classes = arrays["X_train"][:batch], arrays["y_train"][:batch], ds.num_classes
     else:
         shape = (6,) if kind == "fc-net" else (1, 6, 6)
@@ -368,13 +369,6 @@ def small_caption_data(batch):
     return {"num_train": batch, "num_val": 0, "num_test": 0, "feature_dim": 48}
 
 
-class _Spec:
-    """The few fields of the parsed arguments `load_data` reads."""
-
-    def __init__(self, model, spec, seed):
-        self.model, self.data, self.split_seed = model, spec, seed
-
-
 # --- checkpoints --------------------------------------------------------------------------------
 def save(model, path, metadata):
     """Write the parameters, batchnorm's running averages ("bn0.running_mean", ...) and the
@@ -384,8 +378,7 @@ def save(model, path, metadata):
         for key in ("running_mean", "running_var"):
             if key in bn_param:
                 arrays[f"bn{i}.{key}"] = bn_param[key]
-    kind = next(k for k, cls in CLASSES.items() if isinstance(model, cls))
-    return save_checkpoint(path, arrays, {"kind": kind, "config": model.config(),
+    return save_checkpoint(path, arrays, {"kind": kind_of(model), "config": model.config(),
                                           "metadata": metadata})
 
 
