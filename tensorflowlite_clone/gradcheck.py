@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, SupportsFloat
 
 import numpy as np
@@ -174,6 +175,11 @@ class GradientComparison:
             line = (f"{r.name:<{width}}  {str(r.shape):<12}  {_fmt(r.hand_vs_autodiff):>16}  "
                     f"{_fmt(r.numerical_vs_autodiff):>21}  {'yes' if r.ok else 'NO'}")
             lines.append(line + (f"  ({r.note})" if r.note else ""))
+        return "\n".join(lines + self._summary_lines())
+
+    def _summary_lines(self):
+        """The sentences under the table (as `__str__` ends)."""
+        lines = []
         if self.first_disagreement:
             lines.append(f"first disagreement: d loss/d {self.first_disagreement} "
                          "(the hand derivation goes wrong at this step)")
@@ -182,7 +188,44 @@ class GradientComparison:
         if self.first_numerical_disagreement:
             lines.append(f"autodiff disagrees with finite differences first at "
                          f"{self.first_numerical_disagreement}")
-        return "\n".join(lines)
+        return lines
+
+    def _repr_html_(self):
+        """The table `print(result)` shows, as HTML for Jupyter: one <tr> per row, agreeing rows
+        green and marked "agrees", the others red and marked "DISAGREES" (words as well as
+        colours), the first wrong step of the hand derivation in bold and named below the table.
+        Each row's <tr> carries the class "agree" or "disagree" (plus "first-disagree")."""
+        cell = 'style="padding:2px 8px;text-align:{}"'
+        head = "".join(f"<th {cell.format(align)}>{escape(title)}</th>" for title, align in (
+            ("tensor", "left"), ("kind", "left"), ("shape", "left"), ("hand vs autodiff", "right"),
+            ("numerical vs autodiff", "right"), ("verdict", "left")))
+        body = []
+        for r in self.rows:
+            first = r.name == self.first_disagreement
+            classes = ("agree" if r.ok else "disagree") + (" first-disagree" if first else "")
+            colour = "#c8ecc9" if r.ok else ("#ff9e9e" if first else "#ffcdd2")
+            verdict = "agrees" if r.ok else "DISAGREES"
+            if first:
+                verdict += ": first wrong step"
+            if r.name == self.first_numerical_disagreement:
+                verdict += " (autodiff vs finite differences first differs here)"
+            if r.note:
+                verdict += f" ({r.note})"
+            weight = "font-weight:bold;" if first else ""
+            cells = [(r.name, "left"), (r.kind, "left"), (str(r.shape), "left"),
+                     (_fmt(r.hand_vs_autodiff), "right"), (_fmt(r.numerical_vs_autodiff), "right"),
+                     (verdict, "left")]
+            body.append(f'<tr class="{classes}" style="background:{colour};{weight}">'
+                        + "".join(f"<td {cell.format(align)}>{escape(text)}</td>"
+                                  for text, align in cells) + "</tr>")
+        caption = (f"loss {self.loss:.10g}; rows run from the loss back to the inputs "
+                   f"(tolerances: hand {self.tol:g}, numerical {self.numerical_tol:g})")
+        summary = "".join(f"<p style=\"margin:2px 0\">{escape(line)}</p>"
+                          for line in self._summary_lines())
+        return (f'<div class="gradient-comparison"><table style="border-collapse:collapse">'
+                f'<caption style="text-align:left">{escape(caption)}</caption>'
+                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+                f"{summary}</div>")
 
 
 def _fmt(error):
