@@ -37,11 +37,12 @@ def test_layered_random_dags(seed):
 
 
 def test_layered_uncrosses_a_swapped_pair():
-    # a1 -> b2, a2 -> b1 (a1 -> x -> b2 too): the barycentre sweeps put b2 level with a1
-    sizes = {v: (40, 20) for v in ("a1", "a2", "x", "b1", "b2")}
-    edges = [("a1", "x"), ("x", "b2"), ("a1", "b2"), ("a2", "b1")]
-    pos = layered(sizes, edges)
-    assert (pos["a1"][1] < pos["a2"][1]) == (pos["b2"][1] < pos["b1"][1])
+    # a1 -> b2, a2 -> b1, in that order a crossing; the barycentre sweeps put b2 level with a1
+    sizes = {v: (40, 20) for v in ("a1", "a2", "b1", "b2", "c")}
+    edges = [("a1", "b2"), ("a2", "b1"), ("b1", "c"), ("b2", "c")]
+    for sweeps, crossed in ((0, True), (1, False)):
+        pos = layered(sizes, edges, sweeps=sweeps)
+        assert ((pos["a1"][1] < pos["a2"][1]) != (pos["b2"][1] < pos["b1"][1])) == crossed
 
 
 def two_layer_tape():
