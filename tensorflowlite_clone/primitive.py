@@ -53,21 +53,26 @@ class Primitive:
     `label(*params) -> str`: how a picture writes the parameters (`axis=1, keepdims`).
     `method` / `operator`: the Tensor method (`"sum"`: `x.sum()`) or operator (`"__add__"`:
     `+`, and `__radd__` for the arithmetic ones) the op also is. `shape_error`: the message for
-    a ValueError, formatted with the input shapes (`"cannot multiply {} by {}"`). An op without
+    a ValueError, formatted with the input shapes (`"cannot multiply {} by {}"`). `rule`: one
+    text per input (None: none) saying in math what its VJP computes, for the explorer
+    (`viz.explore`): `matmul`'s `("{g} · {b}ᵀ", "{a}ᵀ · {g}")`; the placeholders are the VJP's
+    own argument names (g, ans, the inputs, the parameters), filled with names and shapes
+    (`dW1 (64, 100) = Xᵀ (64, 200) · g (200, 100)`). An op without
     any VJP, like stop_gradient, is never recorded on a gradient tape: nothing could flow back
     through it.
     """
 
     __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "unsaved", "forgets_ans",
                  "reads_no_input", "reads_only_shapes",
-                 "prepare", "label", "method", "operator", "shape_error", "doc")
+                 "prepare", "label", "method", "operator", "shape_error", "doc", "rule")
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjps: Iterable[Callable[..., Any] | None], shape_error: str | None = None, *,
                  saves: str | None = None,
                  prepare: Callable[..., tuple[tuple[Any, ...], tuple[Any, ...]]] | None = None,
                  label: Callable[..., str] | None = None, method: str | None = None,
-                 operator: str | None = None, doc: str | None = None) -> None:
+                 operator: str | None = None, doc: str | None = None,
+                 rule: Sequence[str | None] | None = None) -> None:
         self.name, self.forward, self.vjps = name, forward, tuple(vjps)
         self.arity = len(self.vjps)
         self.differentiable = any(vjp is not None for vjp in self.vjps)
@@ -81,6 +86,9 @@ class Primitive:
                                   and all(a for _, a in self.unsaved))
         self.prepare, self.label, self.shape_error = prepare, label, shape_error
         self.method, self.operator, self.doc = method, operator, doc
+        if rule is not None and len(rule) != self.arity:
+            raise ValueError(f"Primitive {name}: {len(rule)} rules for {self.arity} inputs")
+        self.rule = None if rule is None else tuple(rule)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
         if self.prepare is None:

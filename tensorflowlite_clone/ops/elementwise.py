@@ -16,26 +16,30 @@ BROADCAST_ERROR = "cannot broadcast {} with {}"
 add = Primitive("add", np.add, (
     lambda g, ans, x, y: _reductions.unbroadcast(g, x.shape),
     lambda g, ans, x, y: _reductions.unbroadcast(g, y.shape)),
-    BROADCAST_ERROR, saves="", operator="__add__")
+    BROADCAST_ERROR, saves="", operator="__add__",
+    rule=("unbroadcast({g})", "unbroadcast({g})"))
 
 subtract = Primitive("subtract", np.subtract, (
     lambda g, ans, x, y: _reductions.unbroadcast(g, x.shape),
     lambda g, ans, x, y: -_reductions.unbroadcast(g, y.shape)),
-    BROADCAST_ERROR, saves="", operator="__sub__")
+    BROADCAST_ERROR, saves="", operator="__sub__",
+    rule=("unbroadcast({g})", "−unbroadcast({g})"))
 
 multiply = Primitive("multiply", np.multiply, (
     lambda g, ans, x, y: _reductions.unbroadcast(g * y, x.shape),
     lambda g, ans, x, y: _reductions.unbroadcast(g * x, y.shape)),
-    BROADCAST_ERROR, saves="x y", operator="__mul__")
+    BROADCAST_ERROR, saves="x y", operator="__mul__",
+    rule=("unbroadcast({g} ⊙ {y})", "unbroadcast({g} ⊙ {x})"))
 
 divide = Primitive("divide", np.divide, (
     lambda g, ans, x, y: _reductions.unbroadcast(g / y, x.shape),
     # -g x / y^2 = -g ans / y, summed over the broadcast axes before dividing (fewer elements)
     lambda g, ans, x, y: -_reductions.unbroadcast(g * ans, y.shape) / y),
-    BROADCAST_ERROR, saves="y ans", operator="__truediv__")
+    BROADCAST_ERROR, saves="y ans", operator="__truediv__",
+    rule=("unbroadcast({g} / {y})", "−unbroadcast({g} ⊙ {ans}) / {y}"))
 
 negative = Primitive("negative", np.negative, (lambda g, ans, _x: -g,), saves="",
-                     operator="__neg__")
+                     operator="__neg__", rule=("−{g}",))
 
 
 def _power_exponent(x, exponent):
@@ -53,7 +57,7 @@ def _power_exponent(x, exponent):
 # the fast path, `x ** 2`: the exponent is a parameter, and only x is kept for the VJP
 _scalar_power = Primitive("power", np.power, (  # x ** 0 is constant: gradient 0, not 0 * 0 ** -1
     lambda g, ans, x, p: g * (p * (x if p == 2 else x ** (p - 1))) if p != 0 else g * 0,),
-    saves="x", prepare=_power_exponent, label=lambda p: f"**{p:.4g}",
+    saves="x", prepare=_power_exponent, label=lambda p: f"**{p:.4g}", rule=("{g} ⊙ {p}·{x}^({p} − 1)",),
     doc="`x ** exponent` for a real scalar exponent.")
 
 
@@ -70,6 +74,7 @@ _tensor_power = Primitive("power", np.power, (
     lambda g, ans, x, y: _reductions.unbroadcast(
         g * (y * x ** where.bind(equal.bind(y, 0), 1, y - 1)), x.shape),
     lambda g, ans, x, y: _reductions.unbroadcast(g * (ans * _log_base(x)), y.shape)),
+    rule=("unbroadcast({g} ⊙ {y}·{x}^({y} − 1))", "unbroadcast({g} ⊙ {ans} ⊙ log {x})"),
     saves="x y ans",  # (no shape_error: NumPy's ValueError may be about negative integer powers)
     doc="`x ** y` for a tensor (or array) exponent, differentiable in both.")
 
@@ -93,9 +98,10 @@ def _power_bind(x, exponent):
 power.operator = "__pow__"  # `x ** y`, and `2 ** x` reflected
 power.bind = _power_bind
 
-exp = Primitive("exp", np.exp, (lambda g, ans, _x: g * ans,), saves="ans")
-log = Primitive("log", np.log, (lambda g, ans, x: g / x,), saves="x")
-tanh = Primitive("tanh", np.tanh, (lambda g, ans, _x: g * (1 - ans * ans),), saves="ans")
+exp = Primitive("exp", np.exp, (lambda g, ans, _x: g * ans,), saves="ans", rule=("{g} ⊙ {ans}",))
+log = Primitive("log", np.log, (lambda g, ans, x: g / x,), saves="x", rule=("{g} / {x}",))
+tanh = Primitive("tanh", np.tanh, (lambda g, ans, _x: g * (1 - ans * ans),), saves="ans",
+                 rule=("{g} ⊙ (1 − {ans}²)",))
 
 
 def _sigmoid(x):
@@ -105,7 +111,8 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0, e) / (1 + e)
 
 
-sigmoid = Primitive("sigmoid", _sigmoid, (lambda g, ans, _x: g * (ans * (1 - ans)),), saves="ans")
+sigmoid = Primitive("sigmoid", _sigmoid, (lambda g, ans, _x: g * (ans * (1 - ans)),), saves="ans",
+                    rule=("{g} ⊙ {ans} ⊙ (1 − {ans})",))
 
 # comparisons: boolean results, so no gradient (and a gradient tape never records them); the
 # Tensor's comparison operators, so that a trace records a mask rather than reading values
@@ -122,7 +129,8 @@ less_equal = Primitive("less_equal", np.less_equal, (None, None), BROADCAST_ERRO
 # the derivative at 0 is taken as 0, as the seed's `(s1 > 0) * ds1` does (ans > 0 exactly where
 # x > 0, and reading ans lets the sweep free x); float zeros, which NumPy takes faster than ints
 relu = Primitive("relu", lambda x: np.maximum(x, 0.0),
-                 (lambda g, ans, _x: g * greater.bind(ans, 0.0),), saves="ans")
+                 (lambda g, ans, _x: g * greater.bind(ans, 0.0),), saves="ans",
+                 rule=("{g} ⊙ [{ans} > 0]",))
 
 
 def _tie_share(x, y, dtype):
@@ -135,6 +143,7 @@ maximum = Primitive("maximum", np.maximum, (
     lambda g, ans, x, y: _reductions.unbroadcast(g * _tie_share(x, y, g.dtype), x.shape),
     lambda g, ans, x, y: _reductions.unbroadcast(g * _tie_share(y, x, g.dtype), y.shape)),
     BROADCAST_ERROR, saves="x y",
+    rule=("unbroadcast({g} ⊙ [{x} > {y}])  (ties: ½)", "unbroadcast({g} ⊙ [{y} > {x}])  (ties: ½)"),
     doc="Elementwise maximum; where x == y each side gets half the gradient.")
 
 where = Primitive("where", np.where, (
@@ -142,4 +151,5 @@ where = Primitive("where", np.where, (
     lambda g, ans, c, x, y: _reductions.unbroadcast(where.bind(c, g, 0.0), x.shape),
     lambda g, ans, c, x, y: _reductions.unbroadcast(where.bind(c, 0.0, g), y.shape)),
     "cannot broadcast condition {} with {} and {}", saves="c",
+    rule=(None, "unbroadcast(where({c}, {g}, 0))", "unbroadcast(where({c}, 0, {g}))"),
     doc="Elementwise `x` where `condition` holds, else `y`; the gradient flows to the chosen one.")

@@ -44,7 +44,8 @@ def _matmul_grad_b(g, ans, a, b):
 
 
 matmul = Primitive("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b),
-                   "cannot multiply {} by {}", saves="a b", operator="__matmul__")
+                   "cannot multiply {} by {}", saves="a b", operator="__matmul__",
+                   rule=("{g} · {b}ᵀ", "{a}ᵀ · {g}"))
 
 
 # --- helpers -----------------------------------------------------------------------------------

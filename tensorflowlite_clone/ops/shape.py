@@ -34,7 +34,7 @@ def _to_shape(shape):
 
 reshape = Primitive("reshape", np.reshape, (lambda g, ans, x, shape: g.reshape(x.shape),),
                     saves="", prepare=lambda x, shape: ((x,), (_shape_of(shape, "reshape"),)),
-                    label=_to_shape)
+                    label=_to_shape, rule=("{g} reshaped back to {x}'s shape",))
 
 
 def _transpose_axes(x, axes=None):
@@ -52,7 +52,7 @@ def _transpose_grad(g, ans, x, axes):
 
 
 transpose = Primitive("transpose", np.transpose, (_transpose_grad,), saves="",
-                      prepare=_transpose_axes,
+                      prepare=_transpose_axes, rule=("{g} transposed back (axes={axes})",),
                       label=lambda axes: "" if axes is None else f"axes={axes}")
 
 
@@ -85,7 +85,8 @@ broadcast_to = Primitive(
     "broadcast_to", _broadcast,
     (lambda g, ans, x, shape: _reductions.unbroadcast(g, x.shape),),
     "cannot broadcast {} to the shape asked for", saves="",
-    prepare=lambda x, shape: ((x,), (_shape_of(shape, "broadcast_to"),)), label=_to_shape)
+    prepare=lambda x, shape: ((x,), (_shape_of(shape, "broadcast_to"),)), label=_to_shape,
+    rule=("unbroadcast({g})",))
 
 
 # --- indexing ----------------------------------------------------------------------------------
@@ -155,6 +156,7 @@ scatter_add = Primitive("scatter_add", _scatter_add_forward,
 getitem = Primitive("getitem", lambda x, index: x[index],
                     (lambda g, ans, x, index: scatter_add.bind(g, index, x.shape),), saves="",
                     prepare=_index, label=_index_label, operator="__getitem__",
+                    rule=("zeros like {x}, {g} added at the index",),
                     doc="`x[index]`; repeated integer indices accumulate their gradients.")
 
 
