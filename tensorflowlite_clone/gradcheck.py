@@ -215,7 +215,7 @@ class GradientComparison:
             cells = [(r.name, "left"), (r.kind, "left"), (str(r.shape), "left"),
                      (_fmt(r.hand_vs_autodiff), "right"), (_fmt(r.numerical_vs_autodiff), "right"),
                      (verdict, "left")]
-            body.append(f'<tr class="{classes}" style="background:{colour};{weight}">'
+            body.append(f'<tr class="{classes}" style="background:{colour};color:#1a1a1a;{weight}">'
                         + "".join(f"<td {cell.format(align)}>{escape(text)}</td>"
                                   for text, align in cells) + "</tr>")
         caption = (f"loss {self.loss:.10g}; rows run from the loss back to the inputs "
