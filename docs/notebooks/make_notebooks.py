@@ -155,7 +155,7 @@ err_tape = rel_error(dW_num, dW_tape.numpy(), per_entry=False)
 print(f"relative error, dW by finite differences vs by hand: {err_num:.2e}")
 print(f"relative error, dW by finite differences vs by tape: {err_tape:.2e}")
 per_entry = np.abs(dW_num - dW_hand) / np.maximum(1e-8, np.abs(dW_num) + np.abs(dW_hand))
-worst = np.unravel_index(np.argmax(per_entry), W.shape)
+worst = tuple(int(i) for i in np.unravel_index(np.argmax(per_entry), W.shape))
 print(f"(per entry, cs231n's measure: {per_entry.max():.1e}, at dW{worst} = {dW_hand[worst]:.1e}, "
       f"where the largest |dW| is {np.abs(dW_hand).max():.1e})")
 assert err_num < 1e-7 and err_tape < 1e-7"""),
@@ -163,12 +163,13 @@ assert err_num < 1e-7 and err_tape < 1e-7"""),
 
 `viz.draw_graph` draws the tape's records: grey boxes are ops, the amber box the parameter $W$,
 blue dashed boxes the data. With `show_grads=True` each node also shows a summary
-(min / mean / max) of the loss's gradient with respect to it. Notice that the `max` that keeps
-`exp` from overflowing is not drawn: `stop_gradient` keeps it off the tape (softmax ignores the
-shift, so its true gradient is zero anyway)."""),
+(min / mean / max) of the loss's gradient with respect to it. The row maxima that keep `exp`
+from overflowing come in as a constant (the blue $(N, 1)$ box): `stop_gradient` keeps their
+computation off the tape, which is right because softmax ignores the shift of a row, so their
+true gradient is zero anyway."""),
     ("code", """\
 viz.draw_graph(tape, loss, params={"W": W_t}, inputs={"X": X, "y": y}, show_grads=True,
-               title="softmax loss on 20 digits")"""),
+               rankdir="TB", title="softmax loss on 20 digits")"""),
 ]
 
 
