@@ -59,21 +59,15 @@ def run_notebook(name, tmp_path):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
-    # nbclient has no env argument of its own: the kernel manager passes these to the kernel
-    old_env = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update(_kernel_env())
-        client.execute(cwd=str(tmp_path))
+    try:  # cwd and env go to the kernel manager, which starts the kernel with them
+        client.execute(cwd=str(tmp_path), env=_kernel_env())
     except CellExecutionError as error:
         failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
             o.get("output_type") == "error" for o in c.get("outputs", []))), None)
         source = nb.cells[failed].source if failed is not None else "(cell not found)"
-        pytest.fail(f"{name}: cell {failed} failed:\n--- source ---\n{source}\n--- error ---\n"
-                    f"{_ANSI.sub('', str(error))}", pytrace=False)
-    finally:
-        os.environ.clear()
-        os.environ.update(old_env)
+        trace = _ANSI.sub("", error.traceback or "")
+        pytest.fail(f"{name}: cell {failed} failed with {error.ename}: {error.evalue}\n"
+                    f"--- the cell ---\n{source}\n--- the kernel's report ---\n{trace}", pytrace=False)
     return nb
 
 
