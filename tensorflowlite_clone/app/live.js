@@ -119,27 +119,27 @@ function drawGraph(graph, grads) {
                                  markerWidth: 6, markerHeight: 6, orient: "auto"}, defs);
     el("path", {d: "M0,0 L10,5 L0,10 z", fill: "#9aa3ad"}, marker);
     const byId = {};
-    let w = 0, h = 0;
-    for (const n of graph.nodes) { byId[n.id] = n; w = Math.max(w, n.x + n.width); h = Math.max(h, n.y + n.height); }
-    svg.setAttribute("viewBox", "-5 -5 " + (w + 10) + " " + (h + 10));
-    svg.setAttribute("width", w + 10);
-    svg.setAttribute("height", h + 10);
-    for (const e of graph.edges) {
-      const a = byId[e.source], b = byId[e.target];
+    for (const n of graph.nodes) byId[n.id] = n;
+    svg.setAttribute("viewBox", "0 0 " + graph.width + " " + graph.height);
+    svg.setAttribute("width", graph.width);
+    svg.setAttribute("height", graph.height);
+    for (const e of graph.edges) {  // x, y: the boxes' centres
+      const a = byId[e.from], b = byId[e.to];
       if (!a || !b) continue;
-      el("path", {class: "edge", d: "M" + (a.x + a.width) + "," + (a.y + a.height / 2) +
-                  " L" + b.x + "," + (b.y + b.height / 2)}, svg);
+      el("path", {class: "edge", d: "M" + (a.x + a.width / 2) + "," + a.y +
+                  " L" + (b.x - b.width / 2) + "," + b.y}, svg);
     }
     for (const n of graph.nodes) {
-      const g = el("g", {class: "node " + n.kind, "data-id": n.id}, svg);
-      el("rect", {x: n.x, y: n.y, width: n.width, height: n.height}, g);
-      text(g, n.x + n.width / 2, n.y + 13, n.label, "middle");
-      text(g, n.x + n.width / 2, n.y + 26, "(" + n.shape.join(", ") + ")", "middle").classList.add("grad");
+      const g = el("g", {class: "node " + n.kind + (n.target ? " target" : ""), "data-id": n.id}, svg);
+      el("rect", {x: n.x - n.width / 2, y: n.y - n.height / 2, width: n.width, height: n.height}, g);
+      text(g, n.x, n.y - 3, n.label, "middle");
+      text(g, n.x, n.y + 11, n.sub, "middle").classList.add("sub");
       const title = el("title", {}, g);
-      title.textContent = n.label;
+      title.textContent = n.label + "  " + n.sub;
     }
     graphDrawn = JSON.stringify(graph);
   }
+  const graphNodes = Object.fromEntries(graph.nodes.map(n => [n.id, n]));
   const values = Object.values(grads || {}).filter(v => v !== null && v > 0).map(Math.log10);
   const lo = Math.min(...values), hi = Math.max(...values);
   for (const g of svg.querySelectorAll("g.node")) {
@@ -149,7 +149,8 @@ function drawGraph(graph, grads) {
     rect.setAttribute("fill", heat(norm, lo, hi));
     rect.setAttribute("stroke-width", norm ? 1 + 2 * Math.min(1, Math.max(0, (Math.log10(norm) - lo) / ((hi - lo) || 1))) : 1);
     g.setAttribute("data-grad", norm === undefined || norm === null ? "" : norm);
-    g.querySelector("title").textContent = g.querySelector("text").textContent +
+    const node = graphNodes[id];
+    g.querySelector("title").textContent = node.label + "  " + node.sub +
         (norm === undefined ? "" : "  |grad| = " + (norm === null ? "not finite" : fmt(norm)));
   }
 }
@@ -160,7 +161,8 @@ function render(state) {
   drawChart(document.getElementById("loss-chart"),
             [{name: "loss", xs: range(n), ys: state.loss || [], color: COLORS[0]}], false);
   const checks = (state.train_acc || []).length;
-  const at = checkIterations(checks, Math.max(n - 1, 0));
+  const at = (state.acc_iteration || []).length === checks ? state.acc_iteration
+      : checkIterations(checks, Math.max(n - 1, 0));  // a history begun before the view
   drawChart(document.getElementById("acc-chart"),
             [{name: "train", xs: at, ys: state.train_acc || [], color: COLORS[0]},
              {name: "val", xs: at, ys: state.val_acc || [], color: COLORS[1]}], false);

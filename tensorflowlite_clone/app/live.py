@@ -93,6 +93,7 @@ class LiveTraining:
         self._snapshot = {"status": "starting"}
         self._probe_state = {}
         self._probed_at, self._param_norms = [], {}  # the gradient norms' curves
+        self._checked_at = []  # the iterations of the accuracies
         self._graph = None  # the layout, made once at the first probe
         self._last_probe = self._last_publish = -math.inf
         self._last_poll = -math.inf
@@ -104,6 +105,8 @@ class LiveTraining:
     def on_step(self, it, loss, evaluated):
         """`training.fit`'s hook: cheap, and never waits on a browser."""
         self._iteration = it
+        if evaluated:
+            self._checked_at.append(it)
         now = time.perf_counter()
         if self.batch is not None and (it == 0 or now - self._last_probe >= self.probe_every):
             self._probe()
@@ -132,6 +135,7 @@ class LiveTraining:
             "loss": [finite_or_none(v) for v in history["loss_history"]],
             "train_acc": [finite_or_none(v) for v in history["train_acc_history"]],
             "val_acc": [finite_or_none(v) for v in history["val_acc_history"]],
+            "acc_iteration": list(self._checked_at),
             "grad_norms": {"iteration": list(self._probed_at),
                            "params": {k: list(v) for k, v in self._param_norms.items()}},
             **self._probe_state,
@@ -147,7 +151,7 @@ class LiveTraining:
             with tflc.GradientTape(persistent=True) as tape:
                 loss, _ = self.model.forward_tensors(X, y, self.reg)
             if self._graph is None:
-                self._graph = Graph(tape, loss, self.model.params)
+                self._graph = Graph(tape, loss, self.model.params, {"X": X, "y": y})
             nodes = self._graph.tensors(tape, loss)
             grads = tape.gradient(loss, list(nodes.values()))  # one sweep for every node
         norms = dict(zip(nodes, map(norm_or_none, grads)))
@@ -290,63 +294,27 @@ def first_layer_images(params, image_shape, limit=MAX_IMAGES):
 
 
 class Graph:
-    """The graph the page draws, laid out once, at the first probe. Every probe records the same
-    ops in the same order, so a later tape's tensors are found by position.
+    """The graph the page draws, laid out once, at the first probe, by `viz.graph_data`.
 
-    json: {"nodes": [{id, label, kind, shape, x, y, width, height}], "edges": [{source,
-    target}]}, ids "op<k>" (the k-th record the loss depends on) and "leaf<j>"; param_nodes:
-    {parameter name: node id}.
+    json: graph_data's dict (nodes with their ids "op<k>", the k-th record the loss depends
+    on, and "leaf<j>", and a layout; edges); param_nodes: {parameter name: node id}. Every probe
+    records the same ops in the same order, so a later tape's tensors are found by position.
     """
 
-    def __init__(self, tape, loss, params):
-        records, leaves = _drawn(tape, loss)
-        names = {id(x): x.name for x in leaves.values() if isinstance(x, tflc.Variable)}
-        self.param_nodes = {names[key]: f"leaf{j}" for j, key in enumerate(leaves)
-                            if names.get(key) in params}
-        self.json = _layered_layout(records, leaves, names)
+    def __init__(self, tape, loss, params, inputs):
+        import viz  # the application's pages draw with viz; the engine never imports it
+        self.json = viz.graph_data(tape, loss, inputs=inputs)
+        self.param_nodes = {n["name"]: n["id"] for n in self.json["nodes"]
+                            if n["kind"] == "param" and n["name"] in params}
 
-    def tensors(self, tape, loss):
-        """{node id: tensor} of this tape's recording, for the nodes that have a gradient."""
-        records, leaves = _drawn(tape, loss)
-        found = {f"op{k}": r.output for k, r in enumerate(records)}
-        found.update((f"leaf{j}", x) for j, x in enumerate(leaves.values()))
+    @staticmethod
+    def tensors(tape, loss):
+        """{node id: tensor} of this tape's recording, for the nodes that can have a gradient."""
+        from viz.graph import _leaves, _records_reaching  # graph_data's own walk of the tape
+        records = tape.records  # (a new tuple of records at every call)
+        producer = {id(r.output): r for r in records}
+        drawn = _records_reaching(records, producer, loss)
+        found = {f"op{k}": r.output for k, r in enumerate(drawn)}
+        found.update((f"leaf{j}", x) for j, x in enumerate(_leaves(drawn, producer, loss).values()))
         return {node: x for node, x in found.items()
                 if isinstance(x, tflc.Tensor) and x.dtype.kind in "fc"}
-
-
-def _drawn(tape, loss):
-    """The records `loss` depends on (execution order) and their leaves {id: tensor}, as
-    viz.draw_graph finds them."""
-    from viz.graph import _leaves, _records_reaching  # the drawing's own walk, one place
-    records = tape.records
-    producer = {id(r.output): r for r in records}
-    drawn = _records_reaching(records, producer, loss)
-    return drawn, _leaves(drawn, producer, loss)
-
-
-NODE_WIDTH, NODE_HEIGHT, GAP_X, GAP_Y = 110, 34, 40, 16
-
-
-def _layered_layout(records, leaves, names):
-    """Columns by depth (a leaf one column before its first use), rows in recording order."""
-    ids = {id(x): f"leaf{j}" for j, x in enumerate(leaves.values())}
-    ids.update((id(r.output), f"op{k}") for k, r in enumerate(records))
-    column, nodes, edges = {}, [], []
-    for r in records:
-        inputs = [x for x in r.inputs if id(x) in ids]
-        column[id(r.output)] = 1 + max((column.get(id(x), 0) for x in inputs), default=0)
-        for x in inputs:
-            column.setdefault(id(x), column[id(r.output)] - 1)  # a leaf: before its first use
-            edges.append({"source": ids[id(x)], "target": ids[id(r.output)]})
-    rows = {}
-    for key, x in [*leaves.items(), *((id(r.output), r.output) for r in records)]:
-        c = column.get(key, 0)
-        row = rows[c] = rows.get(c, -1) + 1
-        is_op = ids[key].startswith("op")
-        label = (next(r.op.name for r in records if r.output is x) if is_op
-                 else names.get(key) or ("X" if np.ndim(x) > 1 else "data"))
-        nodes.append({"id": ids[key], "label": label, "shape": list(np.shape(x)),
-                      "kind": "op" if is_op else "param" if key in names else "data",
-                      "x": c * (NODE_WIDTH + GAP_X), "y": row * (NODE_HEIGHT + GAP_Y),
-                      "width": NODE_WIDTH, "height": NODE_HEIGHT})
-    return {"nodes": nodes, "edges": edges}
