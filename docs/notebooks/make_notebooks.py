@@ -19,7 +19,10 @@ def imports(gradcheck, models):
     root. `gradcheck`: the names the notebook uses from tensorflowlite_clone.gradcheck;
     `models`: its import line from models/."""
     return f"""\
+import shutil
+
 import numpy as np
+from IPython.display import display
 
 try:
     import tensorflowlite_clone as tflc
@@ -34,7 +37,16 @@ import viz
 from tensorflowlite_clone.app.data import load_digits
 from tensorflowlite_clone.gradcheck import {gradcheck}
 
-np.set_printoptions(precision=4, suppress=True)"""
+np.set_printoptions(precision=4, suppress=True)
+
+
+def show(drawing):
+    \"\"\"Display a viz.draw_graph drawing (a graphviz.Digraph, which renders itself as SVG in
+    Jupyter with Graphviz's `dot`); without Graphviz, say so and go on.\"\"\"
+    if shutil.which("dot"):
+        display(drawing)
+    else:
+        print("(graph not drawn: Graphviz's `dot` is not installed; see viz.graph.INSTALL_HINT)")"""
 
 
 DIGITS = """\
@@ -168,8 +180,8 @@ from overflowing come in as a constant (the blue $(N, 1)$ box): `stop_gradient` 
 computation off the tape, which is right because softmax ignores the shift of a row, so their
 true gradient is zero anyway."""),
     ("code", """\
-viz.draw_graph(tape, loss, params={"W": W_t}, inputs={"X": X, "y": y}, show_grads=True,
-               rankdir="TB", title="softmax loss on 20 digits")"""),
+show(viz.draw_graph(tape, loss, params={"W": W_t}, inputs={"X": X, "y": y}, show_grads=True,
+                    rankdir="TB", title="softmax loss on 20 digits"))"""),
 ]
 
 
@@ -281,11 +293,11 @@ if hasattr(viz, "explore"):
     params = {k: tensors[k] for k in TwoLayerNet.PARAMS}
     page = viz.explore(tape, loss_t, params=params, inputs={"X": X, "y": y})
     saved = page.save(Path(tempfile.mkdtemp()) / "two_layer_explorer.html")
-    print("also saved as a standalone page:", Path(saved).name)
+    print("the same page, standalone (open it in a browser):", saved)
+    display(page)
 else:
-    page = viz.draw_graph(tape, loss_t, inputs={"X": X, "y": y}, show_grads=True, rankdir="TB",
-                          title="the two-layer net's loss, with gradients")
-page"""),
+    show(viz.draw_graph(tape, loss_t, inputs={"X": X, "y": y}, show_grads=True, rankdir="TB",
+                        title="the two-layer net's loss, with gradients"))"""),
 ]
 
 
@@ -371,7 +383,7 @@ buggy = forgot_relu_mask(net.params, X, y, reg)
 graph = viz.draw_graph(tape, loss, inputs={"X": X, "y": y}, hand_derived=buggy, rankdir="TB",
                        title="a hand derivation that forgot the ReLU mask")
 assert "first wrong step" in graph.source
-graph"""),
+show(graph)"""),
     ("md", r"""## The fix
 
 Put the mask back (`relu_mask=True`): every row agrees, and every node turns green."""),
@@ -382,8 +394,9 @@ worst = max(r.hand_vs_autodiff for r in fixed.rows if r.hand_vs_autodiff is not 
 print(f"largest relative error, hand vs autodiff: {worst:.2e}")
 fixed"""),
     ("code", """\
-viz.draw_graph(tape, loss, inputs={"X": X, "y": y}, hand_derived=backward(net.params, X, y, reg),
-               rankdir="TB", title="the fixed derivation: every step agrees")"""),
+show(viz.draw_graph(tape, loss, inputs={"X": X, "y": y},
+                    hand_derived=backward(net.params, X, y, reg), rankdir="TB",
+                    title="the fixed derivation: every step agrees"))"""),
     ("md", r"""## Another classic: forgetting the mean's $1/N$
 
 Forget to divide by $N$ (`mean=False`) and the very first step, $\partial L/\partial s_2$, is
