@@ -35,10 +35,11 @@ def _names():
     return sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
 
-def _kernel_env():
+def _kernel_env(tmp_path):
     """The kernel's environment: the repository root importable, one BLAS thread (the notebooks
-    are small; threads only contend on a 2-core machine), no stray user site settings."""
-    env = dict(os.environ)
+    are small; threads only contend on a 2-core machine), temporary files (the explorer page the
+    second notebook saves) under the test's tmp_path."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = "1"
@@ -64,7 +65,7 @@ def run_notebook(name, tmp_path):
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     try:  # cwd and env go to the kernel manager, which starts the kernel with them
-        client.execute(cwd=str(tmp_path), env=_kernel_env())
+        client.execute(cwd=str(tmp_path), env=_kernel_env(tmp_path))
     except CellExecutionError as error:
         failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
             o.get("output_type") == "error" for o in c.get("outputs", []))), None)
