@@ -103,6 +103,8 @@ def test_notebook_runs_and_its_errors_are_small(name, tmp_path):
     if name.startswith("03"):
         assert 'class="disagree first-disagree"' in html and "first wrong step" in html
         assert "first wrong step: hidden_pre" in text
+        if hasattr(viz, "explore"):  # the explorer's gradient-debugger view, in an iframe
+            assert "<iframe" in html, f"{name}: the explorer was not displayed"
 
 
 def test_there_are_notebooks():

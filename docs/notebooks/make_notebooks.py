@@ -384,6 +384,14 @@ graph = viz.draw_graph(tape, loss, inputs={"X": X, "y": y}, hand_derived=buggy, 
                        title="a hand derivation that forgot the ReLU mask")
 assert "first wrong step" in graph.source
 show(graph)"""),
+    ("md", r"""The step-through explorer takes the same `hand_derived` gradients: its nodes are coloured by
+agreement and the page names the first wrong step at the top. Step backwards to `hidden_pre`
+to see the rule the derivation should have applied there. (Skipped where this version of the
+project has no explorer.)"""),
+    ("code", """\
+if hasattr(viz, "explore"):
+    display(viz.explore(tape, loss, inputs={"X": X, "y": y}, hand_derived=buggy,
+                        title="a hand derivation that forgot the ReLU mask"))"""),
     ("md", r"""## The fix
 
 Put the mask back (`relu_mask=True`): every row agrees, and every node turns green."""),
