@@ -5,6 +5,7 @@
     tflc train --model conv-net                 # cs231n's models: fc-net, conv-net, rnn (captions)
     tflc gradcheck --model two-layer            # autodiff vs hand-derived vs numerical
     tflc graph --model softmax -o softmax.svg   # the computation graph of the loss
+    tflc explore --model two-layer --check      # step through forward and backward: explore.html
     tflc predict out/model.npz                  # test accuracy and confusion matrix
     tflc bench --sizes tiny --rounds 3          # engine vs hand-derived speed and memory
 
@@ -562,6 +563,27 @@ def cmd_gradcheck(args):
     return 0 if result.ok else 1
 
 
+def cmd_explore(args):
+    check_output(args.output, (".html",), "output file")
+    X, y, model = problem(args)
+    hand_derived = rtol = None
+    if args.check:  # colour the nodes by the comparison `tflc gradcheck` prints
+        result = compare_gradients(model, X, y, args.reg, numerical=False)
+        hand_derived, rtol = result.hand_derived, result.tol
+    with tflc.GradientTape() as tape:  # (exploring does not use up a one-shot tape)
+        loss, _ = model.forward_tensors(X, y, args.reg)
+    what = "hand-derived vs autodiff" if args.check else "forward and backward"
+    page = viz.explore(tape, loss, inputs={"X": X, "y": y}, hand_derived=hand_derived, rtol=rtol,
+                       title=f"{args.model} loss: {what}, step by step")
+    with writing(args.output):
+        written = page.save(args.output)
+    print(f"wrote {written} ({len(page.steps)} steps: open it in a browser)")
+    wrong = page.data["first_wrong"]
+    if wrong:
+        print("first wrong step: " + ", ".join(f"{w['name']} ({w['op']})" for w in wrong))
+    return 0
+
+
 def cmd_graph(args):
     check_output(args.output, viz.RENDER_FORMATS, "output file")
     X, y, model = problem(args)
@@ -749,7 +771,7 @@ def build_parser():
         p.add_argument("--cell", choices=("rnn", "lstm"),
                        help="rnn: the recurrent cell (default: rnn)")
 
-    def add_small_problem(p, output):
+    def add_small_problem(p, output, output_help=None):
         add_model(p)
         p.add_argument("--data", metavar="SPEC", help=f"take the batch from this {data_help} "
                        "(default: random data, 6 features, 3 classes)")
@@ -765,8 +787,8 @@ def build_parser():
         p.add_argument("--seed", metavar="N", type=seed_int, default=0,
                        help="random seed (default: 0)")
         p.add_argument("-o", "--output", metavar="FILE", type=path_arg, default=output,
-                       help=f"graph file, format from the suffix: .svg, .png, .pdf, .dot "
-                       f"(default: {output})")
+                       help=(output_help or "graph file, format from the suffix: .svg, .png, "
+                             ".pdf, .dot") + f" (default: {output})")
 
     cs231n_defaults = ("fc-net, conv-net, rnn: the DIGITS_SETTINGS (CIFAR_SETTINGS for "
                        "cifar10) of models/fc_net.py, cnn.py, rnn.py")
@@ -831,6 +853,16 @@ def build_parser():
     p.add_argument("--show-values", action="store_true", help="summarise each node's value")
     p.add_argument("--show-grads", action="store_true", help="summarise each node's gradient")
     p.set_defaults(run=cmd_graph)
+
+    p = commands.add_parser("explore", help="step through a model's forward and backward pass",
+                            description="Write one self-contained HTML page that steps through "
+                            "a small model's loss: the forward pass op by op, then the backward "
+                            "sweep one VJP at a time, with each rule and its shapes.")
+    add_small_problem(p, "explore.html", "the page, an .html file")
+    p.add_argument("--check", action="store_true",
+                   help="also colour the nodes by whether the model's hand-derived gradients "
+                   "agree with autodiff, and name the first wrong step")
+    p.set_defaults(run=cmd_explore)
 
     p = commands.add_parser("predict", help="test accuracy and confusion matrix of a checkpoint",
                             description="Evaluate a checkpoint on the test split of its data.")

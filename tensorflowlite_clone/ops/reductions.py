@@ -172,7 +172,7 @@ def _sum_grad(g, ans, x, axis, keepdims, dtype=None):
 
 sum = Primitive(
     "sum", _add_reduce, (_sum_grad,), saves="", prepare=_typed_reduction("sum"), label=_label,
-    method="sum", rule=("{g} copied along axis {axis}",),
+    method="sum", rule=("{g} broadcast back to {x}",),
     doc="Sum over `axis` (None: all), as np.sum(x, axis=None, dtype=None, keepdims=False); "
         "with `dtype`, summed in that dtype, the gradient coming back in x's.")
 
@@ -208,7 +208,7 @@ def _mean_grad(g, ans, x, axis, keepdims, dtype=None):
 # sum(x) / count, fused: one op in the pictures (the seed's loss is a mean), and one call less
 # each way (tests check it against the composition)
 mean = Primitive("mean", _mean_forward, (_mean_grad,), saves="", prepare=_typed_reduction("mean"),
-                 label=_label, method="mean", rule=("{g} / count, copied along axis {axis}",),
+                 label=_label, method="mean", rule=("{g} / count, broadcast back to {x}",),
                  doc="Mean over `axis` (None: all), as np.mean(x, axis=None, dtype=None, "
                      "keepdims=False).")
 
@@ -222,13 +222,13 @@ def _extremum_grad(g, ans, x, axis, keepdims):
 
 max = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis, keepdims=keepdims),
                 (_extremum_grad,), saves="x ans", prepare=_reduction("max"), label=_label,
-                method="max", rule=("{g} ⊙ [{x} = {ans}] / ties, along axis {axis}",),
+                method="max", rule=("{g} ⊙ [{x} = {ans}] / ties (broadcast back)",),
                 doc="Maximum over `axis`, as np.max. With ties, the gradient is split evenly "
                     "among them.")
 
 min = Primitive("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis, keepdims=keepdims),
                 (_extremum_grad,), saves="x ans", prepare=_reduction("min"), label=_label,
-                method="min", rule=("{g} ⊙ [{x} = {ans}] / ties, along axis {axis}",),
+                method="min", rule=("{g} ⊙ [{x} = {ans}] / ties (broadcast back)",),
                 doc="Minimum over `axis`, as np.min. With ties, the gradient is split evenly "
                     "among them.")
 
