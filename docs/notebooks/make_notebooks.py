@@ -195,9 +195,10 @@ L = \frac{1}{N}\sum_i -\log \mathrm{softmax}(s_2)_{i, y_i} + \mathrm{reg}\,(\|W_
 
 We run the forward pass, then derive each vector-Jacobian product (VJP) of the backward pass as
 the seed writes it, and after each step compare it with the gradient the tape computes for the
-same intermediate. The shapes are printed at every step: each VJP is fixed by **dimension
-compatibility**, the one way to multiply the upstream gradient with the op's other input that
-gives the shape of the tensor we differentiate with respect to."""),
+same intermediate. The shapes are printed at every step. They are the seed's **dimension
+compatibility** argument: a gradient has the shape of the tensor it is taken with respect to, and
+for each matrix product there is only one way to multiply the upstream gradient by the other
+factor (transposed or not, on the left or on the right) that gives that shape."""),
     ("code", imports("rel_error", "from models.two_layer_net import TwoLayerNet")),
     ("code", "N, H, reg = 16, 10, 0.05\n" + DIGITS + """
 np.random.seed(0)
@@ -304,8 +305,8 @@ else:
 DEBUGGER = [
     ("md", r"""# 3. Finding a planted bug with the gradient debugger
 
-A hand-derived backward pass can be wrong in a way that still runs: every shape fits, the loss
-even goes down a little, and only a gradient check says something is off. A plain check
+A hand-derived backward pass can be wrong in a way that still runs: every shape fits, nothing
+raises, and only a gradient check says something is off. A plain check
 (one relative error per parameter) says *that* $W_1$'s gradient is wrong, not *where* the
 derivation went wrong.
 
