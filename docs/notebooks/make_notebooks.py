@@ -284,21 +284,17 @@ for k in ours:
 
 The step-through explorer (`viz.explore`) replays the same recording: step forward through the
 ops, then backward one VJP at a time, each step's rule shown with its shapes, gradients
-appearing on a node only once the sweep has reached it. (Where this version of the project has
-no explorer yet, the cell draws the recorded graph with its gradients instead.)"""),
+appearing on a node only once the sweep has reached it. The page is one self-contained HTML
+file: `save` writes it (here to a temporary folder) to open in any browser, offline."""),
     ("code", """\
 import tempfile
 from pathlib import Path
 
-if hasattr(viz, "explore"):
-    params = {k: tensors[k] for k in TwoLayerNet.PARAMS}
-    page = viz.explore(tape, loss_t, params=params, inputs={"X": X, "y": y})
-    saved = page.save(Path(tempfile.mkdtemp()) / "two_layer_explorer.html")
-    print("the same page, standalone (open it in a browser):", saved)
-    display(page)
-else:
-    show(viz.draw_graph(tape, loss_t, inputs={"X": X, "y": y}, show_grads=True, rankdir="TB",
-                        title="the two-layer net's loss, with gradients"))"""),
+params = {k: tensors[k] for k in TwoLayerNet.PARAMS}
+page = viz.explore(tape, loss_t, params=params, inputs={"X": X, "y": y})
+saved = page.save(Path(tempfile.mkdtemp()) / "two_layer_explorer.html")
+print("the same page, standalone (open it in a browser):", saved)
+page"""),
 ]
 
 
@@ -387,12 +383,10 @@ assert "first wrong step" in graph.source
 show(graph)"""),
     ("md", r"""The step-through explorer takes the same `hand_derived` gradients: its nodes are coloured by
 agreement and the page names the first wrong step at the top. Step backwards to `hidden_pre`
-to see the rule the derivation should have applied there. (Skipped where this version of the
-project has no explorer.)"""),
+to see the rule the derivation should have applied there."""),
     ("code", """\
-if hasattr(viz, "explore"):
-    display(viz.explore(tape, loss, inputs={"X": X, "y": y}, hand_derived=buggy,
-                        title="a hand derivation that forgot the ReLU mask"))"""),
+viz.explore(tape, loss, inputs={"X": X, "y": y}, hand_derived=buggy,
+            title="a hand derivation that forgot the ReLU mask")"""),
     ("md", r"""## The fix
 
 Put the mask back (`relu_mask=True`): every row agrees, and every node turns green."""),
