@@ -1,8 +1,12 @@
-"""Draw the README's pictures into docs/: `python docs/make_figures.py` (needs Graphviz's `dot`).
+"""Draw the README's pictures into docs/: `python docs/make_figures.py` (needs Graphviz's `dot`),
+or only the explorer pages and their screenshots: `python docs/make_figures.py explore`.
 
 The same drawings come from the command line: `tflc graph --model softmax -o FILE.svg`,
-`tflc graph --model two-layer -o FILE.svg` and `tflc gradcheck -o FILE.svg`.
+`tflc graph --model two-layer -o FILE.svg` and `tflc gradcheck -o FILE.svg`; the explorer
+pages from `tflc explore --model two-layer -o FILE.html`. The screenshots need Debian's
+chromium and chromium-driver (`make setup`); without them they are skipped, saying so.
 """
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,7 @@ import viz
 from models.cnn import ThreeLayerConvNet, layer_groups
 from models.two_layer_net import manual_loss
 from tensorflowlite_clone.app.cli import loss_graph, small_problem
+from tensorflowlite_clone.app.cli import main as tflc_main
 
 DOCS = Path(__file__).resolve().parent
 REG = 0.05
@@ -44,7 +49,56 @@ def conv_net_graph():
                           title="ThreeLayerConvNet's loss (models/cnn.py); conv and pool boxed")
 
 
+EXPLORE = {"softmax": "explore_softmax", "two-layer": "explore_two_layer_net",
+           "conv-net": "explore_conv_net", "rnn": "explore_rnn"}
+
+
+def explore_pages():
+    """The explorer pages of the models' small problems (as `tflc explore` writes them), the
+    two-layer net's planted bug in the gradient debugger, and screenshots of two of them."""
+    for kind, name in EXPLORE.items():
+        tflc_main(["explore", "--model", kind, "-o", str(DOCS / f"{name}.html")])
+    X, y, model = small_problem("two-layer", seed=0)
+    with tflc.GradientTape() as tape:
+        loss, _ = model.forward_tensors(X, y, REG)
+    page = viz.explore(tape, loss, inputs={"X": X, "y": y},
+                       hand_derived=forgot_relu_mask(model.params, X, y, REG),
+                       title="gradient debugger: a hand derivation that forgot the ReLU mask")
+    print("wrote", page.save(DOCS / "explore_forgot_relu_mask.html"))
+    # mid-backward: the ReLU's VJP (the seed's (s1 > 0) * ds1), and the debugger at its verdict
+    screenshot(DOCS / "explore_two_layer_net.html", DOCS / "explore_two_layer_net.png",
+               lambda steps: next(k for k, s in enumerate(steps)
+                                  if s["kind"] == "backward" and s["op"] == "relu"))
+    screenshot(DOCS / "explore_forgot_relu_mask.html", DOCS / "explore_forgot_relu_mask.png",
+               lambda steps: page.data["first_wrong"][0]["step"])
+
+
+def screenshot(html, png, step_of, size=(1400, 860)):
+    """A PNG of the page `html` at the step `step_of(steps)`, in headless Chromium."""
+    sys.path.insert(0, str(DOCS.parent))
+    import pytest
+
+    from tests.browser import chromium, console_errors
+    try:
+        with chromium(*size) as driver:
+            driver.get(Path(html).as_uri())
+            steps = driver.execute_script(
+                "return JSON.parse(document.getElementById('explorer-data').textContent).steps")
+            driver.execute_script(f"window.explorer.go({step_of(steps)})")
+            errors = console_errors(driver)
+            if errors:
+                raise RuntimeError(f"{html}: console errors {errors}")
+            driver.save_screenshot(str(png))
+    except pytest.skip.Exception as skipped:
+        print(f"skipped {png.name}: {skipped}")
+        return
+    print("wrote", png)
+
+
 def main():
+    if sys.argv[1:] == ["explore"]:
+        explore_pages()
+        return
     for kind, name in (("softmax", "softmax_loss"), ("two-layer", "two_layer_net")):
         X, y, model = small_problem(kind, seed=0)
         graph = loss_graph(model, X, y, REG, title=f"{kind} loss")
@@ -54,6 +108,7 @@ def main():
                        title="a hand derivation that forgot the ReLU mask")
     print("wrote", viz.render(graph, DOCS / "gradcheck_forgot_relu_mask.svg"))
     print("wrote", viz.render(conv_net_graph(), DOCS / "conv_net.svg"))
+    explore_pages()
 
 
 if __name__ == "__main__":

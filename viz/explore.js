@@ -105,7 +105,7 @@
       html += `<div class="numbers">[${lines.join(",<br>&nbsp;")}]</div>`;
     }
     if (view.heat) {
-      const h = view.heat, scale = Math.max(3, Math.min(14, Math.floor(220 / Math.max(h.rows, h.cols))));
+      const h = view.heat, scale = Math.max(3, Math.min(22, Math.floor(220 / Math.max(h.rows, h.cols))));
       heats.push(h);
       const m = Math.max(Math.abs(view.min || 0), Math.abs(view.max || 0));
       html += `<canvas class="heat" data-heat="${heats.length - 1}" width="${h.cols * scale}" height="${h.rows * scale}" title="${h.rows}×${h.cols}${h.downsampled ? " (block means)" : ""}"></canvas>` +
@@ -175,6 +175,11 @@
       grad = `<h3>d${esc(to.name)} ${step.complete ? "(complete" : "(so far"}: ${step.contributions} ` +
         `contribution${step.contributions > 1 ? "s" : ""})</h3>` + arrayHtml(step.grad, heats) +
         (step.contribution ? "<h3>this VJP's contribution</h3>" + arrayHtml(step.contribution, heats) : "");
+      if (to.check && step.complete) {  // the gradient debugger's verdict on this gradient
+        grad += `<p class="verdict ${to.check.ok ? "ok" : "bad"}">hand-derived d${esc(to.name)} ` +
+          `${to.check.ok ? "agrees with" : "disagrees with"} autodiff (${esc(to.check.note)}, threshold ` +
+          `${fmt(to.check.rtol)})${to.check.first_wrong ? ": the first wrong step" : ""}</p>`;
+      }
     }
     $("value").innerHTML = value;
     $("grad").innerHTML = grad;
