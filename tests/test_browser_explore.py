@@ -4,6 +4,7 @@ node and changing the rule; gradients show only once the sweep reaches a node; t
 names the first wrong step. Skips (saying why) without chromium and chromedriver."""
 import pytest
 
+import tests.browser
 import viz
 from tests.browser import chromium, console_errors, network_requests
 from tests.test_explore import planted_bug, two_layer
@@ -118,3 +119,10 @@ def test_debugger_names_and_shows_the_first_wrong_step(opened):
     assert [w.find_element("css selector", "text").text for w in wrong] == ["add"]
     assert "hidden_pre" in wrong[0].text
     assert console_errors(driver) == []
+
+
+def test_skips_without_chromium(monkeypatch):
+    monkeypatch.setattr(tests.browser, "CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(pytest.skip.Exception, match="run `make setup`"):
+        with chromium():
+            pass

@@ -240,6 +240,8 @@ def test_bad_arguments(problem, page, tmp_path):
         viz.explore(tape, tflc.Tensor(np.ones(2)) * 2)
     with pytest.raises(TypeError, match="GradientTape"):
         viz.explore(None, loss)
+    with pytest.raises(ValueError, match="explore: hand_derived names 'nope'"):
+        viz.explore(tape, loss, hand_derived={"nope": np.ones(3)})
     with pytest.raises(ValueError, match=r"\.html"):
         page.save(tmp_path / "page.svg")
     assert page.save(tmp_path / "sub" / "page.html").read_text(encoding="utf-8") == page.html

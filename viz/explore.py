@@ -50,7 +50,10 @@ def explore(tape, target, *, params=None, inputs=None, hand_derived=None, rtol=N
     data = laid_out(graph, layout)
     names = _display_names(graph)
     steps, grads, grad_step = _steps(graph, names)
-    checks = _checks(hand_derived, graph.tensors, graph.names, grads, rtol) if hand_derived else {}
+    try:
+        checks = _checks(hand_derived, graph.tensors, graph.names, grads, rtol) if hand_derived else {}
+    except (TypeError, ValueError) as error:  # draw_graph's checks, worded for this function
+        raise type(error)(str(error).replace("draw_graph:", "explore:", 1)) from None
     first_wrong = _first_wrong(graph.drawn, checks, graph.node_of)
     node_key = {node_id: key for key, node_id in graph.node_of.items()}
     for node in data["nodes"]:
