@@ -44,8 +44,10 @@ HOST = "127.0.0.1"
 PROBE_EVERY = 0.1      # seconds between probes: ~0.3 ms each on the digits' two-layer net
 PUBLISH_EVERY = 0.05   # seconds between snapshots (the page polls every 0.5 s)
 LINGER = 1.0           # seconds the final state stays served to a page that is polling
+PROBE_ROWS = 32        # the probe's batch: the first rows of the training data
 MAX_IMAGES = 64        # first-layer filters shown
 REQUEST_TIMEOUT = 5.0  # a client that stops reading or writing loses its thread after this
+CURVES = ("loss", "train_acc", "val_acc")  # the page's names for training.HISTORY
 STATEFUL = ("bn_params", "dropout_param")  # what a forward pass of cs231n's fc-net changes
 
 
@@ -94,6 +96,7 @@ class LiveTraining:
         self._probe_state = {}
         self._probed_at, self._param_norms = [], {}  # the gradient norms' curves
         self._checked_at = []  # the iterations of the accuracies
+        self._curves = {name: [] for name in CURVES}  # the histories, JSON-safe
         self._graph = None  # the layout, made once at the first probe
         self._last_probe = self._last_publish = -math.inf
         self._last_poll = -math.inf
@@ -129,15 +132,17 @@ class LiveTraining:
 
     def _publish(self, status, error=None):
         history = self._history_of()
+        for name, key in zip(CURVES, HISTORY):  # only the new values are converted
+            source, curve = history[key], self._curves[name]
+            if len(source) < len(curve):  # a history begun again (the Solver's _reset)
+                curve = self._curves[name] = []
+            curve.extend(map(finite_or_none, source[len(curve):]))
         snapshot = {
             "status": status, "error": error, "title": self.title, "iteration": self._iteration,
-            # copies: the training thread goes on appending to these lists
-            "loss": [finite_or_none(v) for v in history["loss_history"]],
-            "train_acc": [finite_or_none(v) for v in history["train_acc_history"]],
-            "val_acc": [finite_or_none(v) for v in history["val_acc_history"]],
-            "acc_iteration": list(self._checked_at),
-            "grad_norms": {"iteration": list(self._probed_at),
-                           "params": {k: list(v) for k, v in self._param_norms.items()}},
+            **{name: _Prefix(curve) for name, curve in self._curves.items()},
+            "acc_iteration": _Prefix(self._checked_at),
+            "grad_norms": {"iteration": _Prefix(self._probed_at),
+                           "params": {k: _Prefix(v) for k, v in self._param_norms.items()}},
             **self._probe_state,
         }
         with self._lock:
@@ -167,7 +172,7 @@ class LiveTraining:
         with self._lock:
             snapshot = self._snapshot
         self._last_poll = time.perf_counter()
-        return json.dumps(snapshot, allow_nan=False).encode("utf-8")
+        return json.dumps(snapshot, allow_nan=False, default=_Prefix.items).encode("utf-8")
 
     @property
     def port(self):
@@ -235,6 +240,18 @@ def _training_left_alone(model):
         np.random.set_state(random_state)
         for name, value in layer_state.items():
             setattr(model, name, value)
+
+
+class _Prefix:
+    """What a snapshot holds of a list that only grows: its first `len` items, then. The training
+    thread appends to the list; a server thread serialises the prefix (`items`), which no later
+    append changes: publishing costs nothing per value already published."""
+
+    def __init__(self, values):
+        self.values, self.length = values, len(values)
+
+    def items(self):
+        return self.values[:self.length]
 
 
 class _Server(http.server.ThreadingHTTPServer):
