@@ -9,7 +9,21 @@ check of its first replay against running f stays an exact comparison:
 - `eliminate_common_subexpressions`: a line that repeats an earlier one (the same op on the
   same inputs with the same parameters: the two `g * x` of the VJP of `x * x`) is dropped, and
   its result's uses read the earlier result;
-- dead code goes with `program.needed_for`, after them.
+- `eliminate_dead_code`: what no result needs goes (`program.needed_for`).
+
+Then the algebraic simplification of the adjoint (`simplify`), rewrites that compute the same
+numbers with fewer NumPy calls:
+- the same bits: `add(x, negative(y))` is `subtract(x, y)`; an elementwise op need not be
+  handed `broadcast_to(b)` (NumPy broadcasts b itself: the VJPs of sum and mean broadcast);
+  `sum(x, axis)` reshaped to its keepdims shape is `sum(x, axis, keepdims=True)` (the
+  reductions of a broadcast add's VJP);
+- to rounding: `c*x + c*x` is `(2c)*x` (the VJP of `x * x`, after common subexpressions), and
+  the adjoint of the logits of `-log softmax(z)[rows, labels]` (the probabilities' form, or
+  `log_softmax`'s), which the sweep writes out as a dozen VJPs, is the seed's `(1_y - p) * g`:
+  `(p - 1_y) / N` for a mean (`cross_entropy_adjoints`). This one needs to know which
+  recorded value is the gradient of which: the sweep notes that for the trace (`adjoints`).
+A plan with rewrites of the second kind is checked on its first replay against the same plan
+without them, to a tolerance (tracing.py).
 
 A line is an equation as the code generator sees it (`Line`): the op, its input slots (None
 for a constant), its output slot, its parameters, and `given`, the inputs as passed (a
@@ -22,6 +36,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import ops as _ops
+from .primitive import Primitive
 from .program import needed_for
 from .tensor import Tensor
 
@@ -114,12 +130,194 @@ def eliminate_common_subexpressions(lines):
     return kept, renamed
 
 
-def optimize(program, results, arguments):
+def eliminate_dead_code(lines, results):
+    """The lines that the `results` (slots) need."""
+    return [lines[k] for k in needed_for(lines, results)]
+
+
+# --- algebraic simplification -------------------------------------------------------------------
+def _softmax_cross_entropy_adjoint(probs, g, index):
+    """The gradient of sum(g * log(probs)[index]) with respect to the logits of `probs`, for an
+    index that picks one entry of every row: (1_index - probs) * g, row by row."""
+    out = probs * -g[:, None]
+    out[index] += g
+    return out
+
+
+def _log_softmax_cross_entropy_adjoint(e, total, g, index):
+    """As above, with probs = e / total (log_softmax's form has no probs of its own)."""
+    return _softmax_cross_entropy_adjoint(e / total, g, index)
+
+
+SOFTMAX_CROSS_ENTROPY = Primitive("softmax cross-entropy adjoint (1_y - p)*g",
+                                  _softmax_cross_entropy_adjoint, (None, None))
+LOG_SOFTMAX_CROSS_ENTROPY = Primitive("log_softmax cross-entropy adjoint (1_y - e/sum(e))*g",
+                                      _log_softmax_cross_entropy_adjoint, (None, None, None))
+
+
+def _over_last_axis(line, ndim):
+    axis = line.params[0]
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return len(axes) == 1 and axes[0] in (ndim - 1, -1) and line.params[1] is True
+
+
+def cross_entropy_adjoints(lines, adjoints, entries, arguments, slot_of):
+    """(lines, rewritten): the lines with the gradient of the logits z of every
+    `log(softmax(z))[rows, labels]` (rows 0..N-1, so one pick per row) computed in one line, when
+    the sweep went back through nothing else of the softmax: e = exp(z), s = sum(e, -1,
+    keepdims), then either p = e / s, picked, log (the seed's form), or z - log(s), picked
+    (log_softmax's). `adjoints`: one {slot: its gradient's slot} per sweep."""
+    producer = {line.output: line for line in lines}
+    replaced = {}
+    for notes in adjoints:
+        uses = {}  # slot -> the lines reading it that the sweep went back through
+        for line in lines:
+            if line.output in notes:
+                for s in line.inputs:
+                    uses.setdefault(s, []).append(line)
+
+        def only(slot, *readers, uses=uses):  # the sweep went back from slot only into these
+            return sorted(map(id, uses.get(slot, ()))) == sorted(map(id, readers))
+
+        def made_by(slot, op):
+            line = producer.get(slot)
+            return line if line is not None and line.op is op else None
+
+        for pick in lines:
+            if pick.op is not _ops.getitem or pick.output not in notes:
+                continue
+            picked_from, index = pick.inputs[0], pick.params[0]
+            x = entries[picked_from] if picked_from is not None else None
+            if not (x is not None and x.ndim == 2 and type(index) is tuple and len(index) == 2
+                    and all(type(i) is np.ndarray and i.dtype.kind in "iu" for i in index)
+                    and slot_of.get(id(index[0])) not in arguments
+                    and np.array_equal(index[0], np.arange(x.shape[0])) and index[1].shape == (x.shape[0],)
+                    and only(picked_from, pick)):
+                continue
+            ratio, shifted = made_by(picked_from, _ops.divide), made_by(picked_from, _ops.subtract)
+            if ratio is not None:  # p = e / s, picked, then log: g is the log's gradient
+                e, total = ratio.inputs
+                logs = [line for line in uses.get(pick.output, ()) if line.op is _ops.log]
+                if not (len(logs) == 1 and only(pick.output, logs[0]) and logs[0].output in notes
+                        and only(total, ratio)):
+                    continue
+                g, readers_of_e = notes[logs[0].output], (ratio,)
+            elif shifted is not None and made_by(shifted.inputs[1], _ops.log):  # z - log(s), picked
+                log_total = producer[shifted.inputs[1]]
+                e, total = None, log_total.inputs[0]
+                if not (only(shifted.inputs[1], shifted) and only(total, log_total)):
+                    continue
+                g, readers_of_e = notes[pick.output], ()
+            else:
+                continue
+            summed = made_by(total, _ops.sum)
+            if summed is None or e not in (None, summed.inputs[0]) or not _over_last_axis(summed, 2):
+                continue
+            e = summed.inputs[0]
+            exp = made_by(e, _ops.exp)
+            if exp is None or not only(e, summed, *readers_of_e):
+                continue
+            z = exp.inputs[0]
+            if shifted is not None and shifted.inputs[0] != z:
+                continue
+            if not (z in notes and notes[z] in producer
+                    and only(z, exp, *(() if ratio is not None else (shifted,)))):
+                continue
+            grad = entries[notes[z]]
+            if not (entries[g].dtype == grad.dtype == x.dtype and entries[g].shape == (x.shape[0],)):
+                continue
+            if ratio is not None:
+                op, inputs = SOFTMAX_CROSS_ENTROPY, (picked_from, g)
+            else:
+                op, inputs = LOG_SOFTMAX_CROSS_ENTROPY, (e, total, g)
+            replaced[notes[z]] = Line(op, inputs, notes[z], (index,),
+                                      tuple(entries[s] for s in inputs), pick.reads_arguments)
+    return [replaced.get(line.output, line) for line in lines], bool(replaced)
+
+
+def _replace_input(line, k, source):
+    """`line` reading what `source` (a line) reads as its first input, in place of input k."""
+    inputs, given = list(line.inputs), list(line.given)
+    inputs[k], given[k] = source.inputs[0], source.given[0]
+    return line._replace(inputs=tuple(inputs), given=tuple(given))
+
+
+def _shape(x):
+    return tuple(np.shape(x))
+
+
+_ELEMENTWISE = None  # (add, subtract, multiply, divide), set on first use (ops import this late)
+
+
+def _rewrite(line, producer, rounding):
+    """The line that computes what `line` computes with fewer NumPy calls, and whether it is the
+    same bits (with `rounding`, also those that may round differently); or None."""
+    op, made = line.op, [producer.get(s) for s in line.inputs]
+    if op in _ELEMENTWISE and len(line.inputs) == 2:
+        for k in (0, 1):  # a broadcast operand: NumPy broadcasts it in the op anyway
+            source, other = made[k], _shape(line.given[1 - k])
+            if (source is not None and source.op is _ops.broadcast_to
+                    and np.broadcast_shapes(other, _shape(line.given[k])) == other):
+                return _replace_input(line, k, source), True
+    if op is _ops.add:
+        for k in (0, 1):  # x + (-y) is x - y
+            if made[k] is not None and made[k].op is _ops.negative:
+                subtracted = _replace_input(line, k, made[k])
+                ins, given = subtracted.inputs, subtracted.given
+                if k == 0:
+                    ins, given = ins[::-1], given[::-1]
+                return line._replace(op=_ops.subtract, inputs=ins, given=given), True
+        a, b = line.inputs
+        twice = made[0]
+        if a == b and a is not None and twice is not None and twice.op is _ops.multiply:
+            constants = [k for k, s in enumerate(twice.inputs) if s is None]
+            if len(constants) == 1 and rounding:  # c*x + c*x is (2c)*x
+                k = constants[0]
+                doubled = np.multiply(twice.given[k], 2)
+                if np.all(np.isfinite(doubled)):
+                    given = list(twice.given)
+                    given[k] = doubled
+                    return twice._replace(output=line.output, given=tuple(given)), False
+    if op is _ops.reshape and made[0] is not None and made[0].op is _ops.sum:
+        summed = made[0]
+        axis, keepdims, *rest = summed.params
+        x = _shape(summed.given[0])
+        if axis is not None and not keepdims and len(x) > 0:
+            axes = {a % len(x) for a in (axis if isinstance(axis, tuple) else (axis,))}
+            if tuple(1 if i in axes else n for i, n in enumerate(x)) == tuple(line.params[0]):
+                return summed._replace(output=line.output, params=(axis, True, *rest)), True
+    return None
+
+
+def simplify(lines, rounding=True):
+    """(lines, exact): each line rewritten (repeatedly) by `_rewrite`'s identities (only those
+    that give the same bits, without `rounding`); exact is whether every rewrite did."""
+    global _ELEMENTWISE
+    if _ELEMENTWISE is None:
+        _ELEMENTWISE = (_ops.add, _ops.subtract, _ops.multiply, _ops.divide)
+    producer, kept, exact = {}, [], True
+    for line in lines:
+        while (rewritten := _rewrite(line, producer, rounding)) is not None:
+            line, same_bits = rewritten
+            exact = exact and same_bits
+        producer[line.output] = line
+        kept.append(line)
+    return kept, exact
+
+
+def optimize(program, results, arguments, adjoints=(), exact=False):
     """The program's lines that the `results` (slots; None for a constant zero) need, after
-    the passes above; returns (lines, results), each result now a slot, a constant array, or
-    None (a constant zero)."""
-    lines, constants = fold_constants(lines_of(program, arguments))
+    the passes above (only those that give the same bits, with `exact`); returns (lines,
+    results, whether the rewrites kept the same bits), each result now a slot, a constant
+    array, or None (a constant zero)."""
+    lines, same_bits = lines_of(program, arguments), True
+    if not exact:
+        lines, rewrote = cross_entropy_adjoints(lines, adjoints, program.entries, set(arguments),
+                                                program.slot_of)
+        same_bits = not rewrote
+    lines, constants = fold_constants(lines)
     lines, renamed = eliminate_common_subexpressions(lines)
+    lines, exact_rewrites = simplify(lines, rounding=not exact)
+    same_bits = same_bits and exact_rewrites
     results = [constants.get(s, s) if s in constants else renamed.get(s, s) for s in results]
-    slots = [s for s in results if type(s) is int]
-    return [lines[k] for k in needed_for(lines, slots)], results
+    return eliminate_dead_code(lines, [s for s in results if type(s) is int]), results, same_bits

@@ -161,7 +161,8 @@ def last_uses(equations, keep=()):
 
 
 # --- the backward sweep ------------------------------------------------------------------------
-def backward(equations, seeds, sources, depends, on_tensors, release=False, anomaly=False):
+def backward(equations, seeds, sources, depends, on_tensors, release=False, anomaly=False,
+             on_adjoint=None):
     """Sweep `equations` in reverse, accumulating the gradient of the seeded targets (`seeds`:
     slot -> gradient) with respect to every slot on the way to the `sources`; returns
     {slot: gradient} (a source's own entry included).
@@ -172,6 +173,8 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
     are popped as they are swept, so each saved array goes as soon as the last VJP that reads it
     has run (memory follows liveness). With `on_tensors` (an outer tape is recording) the VJPs
     run on the saved Tensors and are recorded there: higher-order derivatives.
+    `on_adjoint(slot, g)` hears of each slot's gradient once it is complete (a trace's passes
+    read which recorded value is the gradient of which).
     """
     keep = set(sources)
     grads = {}
@@ -186,6 +189,8 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
         g = grads.get(out) if out in keep else grads.pop(out, None)
         if g is None:  # not on the way from a source to a target
             continue
+        if on_adjoint is not None:
+            on_adjoint(out, g)
         if not on_tensors:
             saved = arrays
             if ans is not None:

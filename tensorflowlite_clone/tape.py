@@ -295,11 +295,13 @@ class GradientTape:
             else:
                 pairs.append((slot, seed))
         equations = program.equations
+        tracing = _state.tracing  # (a trace's passes want to know which value is which gradient)
+        on_adjoint = tracing.adjoint_notes(program.entries) if tracing and _state.recording else None
         if release:  # now: each array goes once the last VJP that reads it has run
             program.release()
             self._used, self._program = True, Program()
         grads = backward(equations, pairs, connected, depends, bool(_state.recording),
-                         release=release, anomaly=_state.anomaly)
+                         release=release, anomaly=_state.anomaly, on_adjoint=on_adjoint)
         return [own.get(id(x)) if slot is None else grads.get(slot)
                 for x, slot in zip(flat_sources, sources)]
 

@@ -8,9 +8,11 @@ arrays). When f differentiates (`value_and_grad`, a GradientTape) the sweep runs
 Tensors while this tape records, so the backward pass is recorded too, as more equations of the
 same program (program.py), and so is an update after it. The program, cut down to what f's
 result needs and rewritten by passes.py (what derives from constants alone computed once,
-repeated ops dropped: exactly the same numbers), is written out as a Python function, one line
-per equation (`v7 = f3(v5, v6)`), each value deleted after its last use. Later calls run that
-function on the new arguments: only the ops' NumPy forwards, without Tensors, equations,
+repeated ops dropped, the adjoint simplified: the softmax cross-entropy's a dozen VJPs become
+the seed's `(p - 1_y)/N`), is written out as a Python function, one line per equation
+(`v7 = f3(v5, v6)`), each value deleted after its last use, and an elementwise op's result
+written into an input's array where that input dies (`out=`). The first and later calls run
+that function on the arguments: only the ops' NumPy forwards, without Tensors, equations,
 lookups or conversions, which is most of the eager engine's cost on small arrays.
 `jitted.plans[signature].source` shows the code: the Wengert list and its adjoint, as a program;
 `jitted.explain()` why each plan was recorded. A traced training step is
@@ -23,9 +25,10 @@ arguments (`float(t)`, `bool(t)`, `t.item()`, `t.numpy()`, `np.asarray(t)`, an i
 of argument arrays; a comparison is an op, and only reading its result is a read) would be
 frozen into the plan, so jit notices the read and runs f eagerly for that signature, with one
 warning naming the line. What it cannot see, NumPy computing on a raw (integer) argument array,
-is caught by comparing the first replay of every plan with running f eagerly: a difference is
-an error. With a tape recording around the call, f runs eagerly on the arguments as they were
-passed, so that tape sees its ops on what it watches.
+is caught by comparing the first replay of every plan (without the rewrites that may round
+differently) with running f eagerly: a difference is an error. The rewrites themselves are
+checked on that replay too, to rounding. With a tape recording around the call, f runs
+eagerly on the arguments as they were passed, so that tape sees its ops on what it watches.
 """
 from __future__ import annotations
 
@@ -35,7 +38,6 @@ from typing import Any
 
 import numpy as np
 
-from . import ops as _ops
 from .passes import optimize
 from .primitive import _REWORDED, _state, _user_frame
 from .program import depends_on, last_uses
@@ -43,7 +45,7 @@ from .tape import GradientTape, _as_result, _flatten, _unflatten
 from .tensor import Tensor, _wrap
 
 
-def jit(f: Callable[..., Any]) -> Callable[..., Any]:
+def jit(f: Callable[..., Any], *, exact: bool = False) -> Callable[..., Any]:
     """`f`, recorded once per argument signature and then replayed as straight-line code.
 
     f takes arrays, Tensors and numbers (or lists / tuples / dicts of them) and computes with
@@ -52,6 +54,10 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
     result's structure comes back with each Tensor replayed (a fresh Tensor each call); the
     rest of the result is what the recording call returned. `jitted.plans` and
     `jitted.explain()` show what was recorded and why.
+
+    The simplified adjoint (passes.py) may round differently from running f: the last bit or
+    two, as XLA's rewrites do. With `exact`, only the rewrites that keep the same bits are made,
+    and the numbers are exactly f's.
     """
     plans = {}  # signature -> _Plan, or None where f is run eagerly (a constant, or it reads values)
     why = {}  # signature -> why it was recorded (what differed from the call before), and how it runs
@@ -69,7 +75,7 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
         leaves = []
         signature = _describe(args, leaves)
         previous, last = last, signature
-        if signature not in plans:  # record; the result comes from running f as usual
+        if signature not in plans:  # record, then replay
             args = _float_tensors(args)
             if len(plans) == MAX_PLANS:  # forget the oldest (a signature that keeps changing)
                 why.pop(next(iter(plans)), None)
@@ -77,7 +83,7 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             why[signature] = ("the first call" if previous is None else
                               _difference(previous, signature) if previous not in (None, signature)
                               else "a plan dropped after its first replay failed the check")
-            plan, eager_because = _Plan.record(f, args, leaves)
+            plan, eager_because = _Plan.record(f, args, leaves, exact)
             if eager_because:  # a replay would reuse what this call saw: run f itself instead
                 nonlocal warned
                 if not warned:
@@ -89,19 +95,25 @@ def jit(f: Callable[..., Any]) -> Callable[..., Any]:
             elif plan is None:
                 why[signature] += "; runs eagerly: f's value does not depend on its arguments"
             plans[signature] = plan
-            return f(*args)
+            # (the plan's numbers from the first call on: its rewrites may round differently)
+            return f(*args) if plan is None else plan.run(leaves)
         plan = plans[signature]
         if plan is None:
             return f(*_float_tensors(args))
         result = plan.run(leaves)
         if not plan.checked:  # the first replay (on new values, as a rule): compare with f itself
-            if not _same(result, f(*_float_tensors(args))):
+            if not _same(plan.run(leaves, reference=True), f(*_float_tensors(args))):
                 del plans[signature]
                 raise RuntimeError(
                     "jit: replaying f's recorded ops gave a different result from running f; "
                     "f must compute only with the engine's ops on its arguments (a value computed "
                     "outside them, such as a comparison or arithmetic on .numpy(), is frozen into "
                     "the trace). Run this f without jit.")
+            if not _close(result, plan.run(leaves, reference=True)):
+                del plans[signature]
+                raise RuntimeError(
+                    "jit: the simplified adjoint of f differs from its plain one beyond rounding "
+                    "(a bug in tflc's passes: please report it, with f); run this f without jit.")
             plan.checked = True
         return result
 
@@ -211,6 +223,20 @@ class _TracingTape(GradientTape):
                 tensor = self._as_tensor[id(leaf)] = _wrap(leaf)
                 program.slot_of[id(tensor)] = slot
         self.eager_because = None  # what f did that a replay cannot redo, and where
+        self.adjoints = []  # per backward sweep recorded here: {slot: the slot of its gradient}
+
+    def adjoint_notes(self, entries):
+        """A callback for a backward sweep over a program whose slots stand for `entries`: it
+        notes, in this program's slots, which recorded value is the gradient of which."""
+        slot_of, notes = self._program.slot_of, {}
+        self.adjoints.append(notes)
+        ours = [slot_of.get(id(x)) for x in entries]
+
+        def note(slot, g):
+            of, grad = ours[slot], slot_of.get(id(g))
+            if of is not None and grad is not None:
+                notes[of] = grad
+        return note
 
     def record(self, op, inputs, values, output, value, params, where):
         slot_of = self._program.slot_of
@@ -252,7 +278,7 @@ class _Plan:
     Python function (the module docstring says how); `source` is its code, `run` calls it."""
 
     @classmethod
-    def record(cls, f, args, leaves):
+    def record(cls, f, args, leaves, exact=False):
         """(the plan, None), or (None, why f must run eagerly) when it cannot be replayed
         (None, None when no result of f depends on its arguments: nothing to replay)."""
         with _TracingTape(leaves) as tape:
@@ -262,68 +288,31 @@ class _Plan:
         slot_of = tape.program.slot_of
         if not any(isinstance(x, Tensor) and id(x) in slot_of for x in _flatten(out)):
             return None, None
-        return cls(tape.program, leaves, out), None
+        return cls(tape.program, leaves, out, () if exact else tape.adjoints, exact), None
 
-    def __init__(self, program, arguments, out):
+    def __init__(self, program, arguments, out, adjoints=(), exact=False):
         """`arguments`: every array leaf of the arguments, in `_describe`'s order; `out`: what
-        f returned (its Tensors are the outputs; its structure and other leaves are kept)."""
+        f returned (its Tensors are the outputs; its structure and other leaves are kept);
+        `adjoints`: which recorded value is the gradient of which (passes.py); `exact`: only
+        the rewrites that keep the same bits."""
         outputs = _flatten(out)
         self.checked = False
         self._structure = _unflatten(out, iter([None] * len(outputs)))
         self._tensors = [isinstance(x, Tensor) for x in outputs]
-        slot_of, entries = program.slot_of, program.entries
-        names = {"asarray": np.asarray}  # the generated code's globals
-        self._ops = {}  # line of the generated code -> (op, its input shapes)
+        arguments = [program.slot_of[id(leaf)] for leaf in arguments]
+        self.source, self._step, self._ops, same_bits = _generate(
+            program, arguments, outputs, self._tensors, adjoints, exact)
+        # a rewrite that may round differently is checked against the plan without it
+        self._reference = None if same_bits else _generate(program, arguments, outputs,
+                                                           self._tensors, exact=True)[1]
 
-        def constant(x):  # a value no equation computes: a global of the code
-            key = f"c{len(names)}"
-            names[key] = x._value if isinstance(x, Tensor) else x
-            return key
-
-        arguments = [slot_of[id(leaf)] for leaf in arguments]
-        results = [slot_of.get(id(x)) if isinstance(x, Tensor) else None for x in outputs]
-        # constants folded, repeats dropped, dead code gone (passes.py); a result may now be a
-        # constant array
-        equations, results = optimize(program, results, arguments)
-        lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
-        owned = set()  # slots holding an array made here that nothing else shares
-        slots = [s for s in results if type(s) is int]
-        # (arguments are never deleted: the caller holds them, and params may read them)
-        for k, (eq, last) in enumerate(zip(equations, last_uses(equations, [*slots, *arguments]))):
-            given = eq.given
-            ins = [f"v{s}" if s is not None else constant(x) for s, x in zip(eq.inputs, given)]
-            params = [_param_code(p, f"p{k}_{i}", set(arguments), slot_of, names)
-                      for i, p in enumerate(eq.params)]
-            output = entries[eq.output]
-            into = _accumulator(eq, last, owned, entries)
-            if into is None:
-                names[f"f{k}"] = eq.op.forward
-            else:  # a gradient summed into an array that dies here: no new array
-                names[f"f{k}"], ins[eq.inputs.index(into)] = _add_into, f"v{into}"
-                if ins[0] != f"v{into}":
-                    ins.reverse()
-            if _owns_its_memory(output, given):
-                owned.add(eq.output)
-            lines.append(f"    v{eq.output} = f{k}({', '.join(ins + params)})  "
-                         f"# {_label(eq.op)}{' (in place)' * (into is not None)} -> {output.shape}")
-            self._ops[len(lines)] = eq.op, [np.shape(x) for x in given]
-            if output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
-                lines.append(f"    v{eq.output} = asarray(v{eq.output})")
-            if last:
-                lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
-        values = [f"v{s}" if type(s) is int else  # a constant: the caller's own copy
-                  f"{constant(x if s is None else s)}{'.copy()' * is_tensor}"
-                  for s, x, is_tensor in zip(results, outputs, self._tensors)]
-        lines.append(f"    return [{', '.join(values)}]")
-        self.source = "\n".join(lines) + "\n"
-        exec(compile(self.source, "<traced step>", "exec"), names)
-        self._step = names["step"]
-
-    def run(self, leaves):
+    def run(self, leaves, reference=False):
         """f's result for arguments whose arrays are `leaves` (in `_describe`'s order): its
-        structure, a fresh Tensor for each Tensor."""
+        structure, a fresh Tensor for each Tensor. With `reference`, by the plan without the
+        rewrites that may round differently (the same as `run` where there are none)."""
+        step = self._reference if reference and self._reference is not None else self._step
         try:
-            flat = self._step(*[x._value if isinstance(x, Tensor) else x for x in leaves])
+            flat = step(*[x._value if isinstance(x, Tensor) else x for x in leaves])
         except _REWORDED as error:
             raise self._reworded(error) from None
         handed_out = set()
@@ -345,11 +334,67 @@ class _Plan:
         return op.error(error, shapes)
 
 
-def _accumulator(eq, last, owned, entries):
-    """The input of an `add` that it can sum into in place: one whose array dies here (`last`),
-    was made by the code and shares its memory with nothing (`owned`), and has the result's
-    shape and dtype (the sums where gradients meet, which would otherwise allocate)."""
-    if eq.op is not _ops.add:
+def _generate(program, arguments, outputs, tensors, adjoints=(), exact=False):
+    """(source, step, ops, exact): the program, cut down to what the `outputs` need and
+    rewritten by passes.py (only the same-bits rewrites, with `exact`), written out as a Python
+    function `step` of the `arguments` (slots); `ops` maps a line of the code to its op and
+    input shapes; `exact`: whether the rewrites kept the same bits."""
+    slot_of, entries = program.slot_of, program.entries
+    names = {"asarray": np.asarray}  # the generated code's globals
+    ops = {}  # line of the generated code -> (op, its input shapes)
+
+    def constant(x):  # a value no equation computes: a global of the code
+        key = f"c{len(names)}"
+        names[key] = x._value if isinstance(x, Tensor) else x
+        return key
+
+    results = [slot_of.get(id(x)) if isinstance(x, Tensor) else None for x in outputs]
+    # constants folded, repeats dropped, dead code gone (passes.py); a result may now be a
+    # constant array
+    equations, results, same_bits = optimize(program, results, arguments, adjoints, exact)
+    lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
+    owned = set()  # slots holding an array made here that nothing else shares
+    slots = [s for s in results if type(s) is int]
+    # (arguments are never deleted: the caller holds them, and params may read them)
+    for k, (eq, last) in enumerate(zip(equations, last_uses(equations, [*slots, *arguments]))):
+        given = eq.given
+        ins = [f"v{s}" if s is not None else constant(x) for s, x in zip(eq.inputs, given)]
+        params = [_param_code(p, f"p{k}_{i}", set(arguments), slot_of, names)
+                  for i, p in enumerate(eq.params)]
+        output = entries[eq.output]
+        names[f"f{k}"] = eq.op.forward
+        into = _reusable_input(eq, last, owned, entries)
+        if into is not None:  # its result goes into an input's array that dies here
+            params.append(f"out=v{into}")
+            owned.add(eq.output)
+        else:  # an input that the result is a view of is shared from now on
+            owned.difference_update([s for s in eq.inputs if s in owned and np.may_share_memory(
+                output._value, entries[s]._value)])
+            if _owns_its_memory(output, given):
+                owned.add(eq.output)
+        lines.append(f"    v{eq.output} = f{k}({', '.join(ins + params)})  "
+                     f"# {_label(eq.op)}{' (in place)' * (into is not None)} -> {output.shape}")
+        ops[len(lines)] = eq.op, [np.shape(x) for x in given]
+        if output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
+            lines.append(f"    v{eq.output} = asarray(v{eq.output})")
+        if last:
+            lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
+    values = [f"v{s}" if type(s) is int else  # a constant: the caller's own copy
+              f"{constant(x if s is None else s)}{'.copy()' * is_tensor}"
+              for s, x, is_tensor in zip(results, outputs, tensors)]
+    lines.append(f"    return [{', '.join(values)}]")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, "<traced step>", "exec"), names)
+    return source, names["step"], ops, same_bits
+
+
+def _reusable_input(eq, last, owned, entries):
+    """The input of an elementwise NumPy ufunc (add, multiply, exp, ...) that can hold its result
+    (`out=`): one whose array dies here (`last`), was made by the code and shares its memory with
+    nothing (`owned`), and has the result's shape and dtype (so no new array is allocated: the
+    sums where gradients meet, the softmax's subtract, exp and divide)."""
+    forward = eq.op.forward
+    if type(forward) is not np.ufunc or forward.nout != 1 or eq.params:
         return None
     out = entries[eq.output]
     for slot in eq.inputs:
@@ -365,10 +410,6 @@ def _owns_its_memory(output, given):
     array = output._value
     return (array.base is None and array.flags.writeable and array.ndim > 0
             and not any(array is (x._value if isinstance(x, Tensor) else x) for x in given))
-
-
-def _add_into(a, b):
-    return np.add(a, b, out=a)
 
 
 def _label(op):
@@ -402,4 +443,22 @@ def _same(result, expected):
                 return False
         elif not (a is b or type(a) is type(b) and np.array_equal(a, b)):
             return False
+    return True
+
+
+def _close(result, reference):
+    """Whether a replay's result is `reference`'s up to rounding: each array within
+    eps**0.75 (1.8e-12 in float64, 6e-6 in float32) of its largest entry."""
+    for a, b in zip(_flatten(result), _flatten(reference)):
+        if isinstance(a, Tensor):
+            a, b = np.asarray(a), np.asarray(b)
+            if a.dtype.kind not in "fc":
+                if not np.array_equal(a, b):
+                    return False
+                continue
+            scale = np.max(np.abs(b), initial=0.0) if np.isfinite(b).all() else 0.0
+            tolerance = np.finfo(a.dtype).eps ** 0.75 * scale
+            if not (a.shape == b.shape and a.dtype == b.dtype
+                    and np.allclose(a, b, rtol=0, atol=tolerance, equal_nan=True)):
+                return False
     return True

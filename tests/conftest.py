@@ -34,6 +34,17 @@ def rel_err(a, b, floor=1e-8):
     return rel_error(a, b, floor, per_entry=False)
 
 
+def assert_close_to_rounding(actual, expected):
+    """The same shape and dtype, and values within a few units in the last place of the largest
+    entry (1e-12 of it in float64, 1e-5 in float32): how a compiled step whose adjoint the passes
+    simplified may differ from the eager tape."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    scale = np.max(np.abs(expected), initial=0.0)
+    tolerance = (1e-12 if expected.dtype == np.float64 else 1e-5) * scale
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance)
+
+
 def numerical_grads(fun, arrays, h=FD_STEP):
     """gradcheck's numerical_gradient of the scalar function `fun(list_of_arrays)` with respect
     to each of the arrays (float64 copies; `fun` sees them nudged one entry at a time)."""

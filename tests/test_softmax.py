@@ -1,6 +1,7 @@
 """Softmax loss: engine (autodiff) vs the seed's hand derivation vs loops vs finite differences."""
 import numpy as np
 import pytest
+from conftest import assert_close_to_rounding
 
 from models.softmax import Softmax, softmax_loss, softmax_loss_naive, softmax_loss_vectorized
 from tensorflowlite_clone.gradcheck import compare_gradients, grad_check_sparse, numerical_gradient, rel_error
@@ -127,9 +128,10 @@ def test_classifier_compare_gradients():
     assert result["scores"].hand_vs_autodiff < 1e-12
 
 
-def test_traced_loss_is_the_tape_s_loss_bit_for_bit():
-    """Softmax.loss(method="traced") (tflc.jit of value_and_grad) == the eager tape's, exactly,
-    call after call on new batches, float64 and float32 weights alike."""
+def test_traced_loss_is_the_tape_s_loss():
+    """Softmax.loss(method="traced") (tflc.jit of value_and_grad) == the eager tape's: the loss
+    exactly, the gradient to rounding (the compiled adjoint is the seed's (q - 1_y)/N), call
+    after call on new batches, float64 and float32 weights alike."""
     rng = np.random.default_rng(3)
     for dtype in (np.float64, np.float32):
         model = Softmax((0.01 * rng.standard_normal((6, 4))).astype(dtype))
@@ -138,4 +140,4 @@ def test_traced_loss_is_the_tape_s_loss_bit_for_bit():
             loss, dW = model.loss(X, y, 0.1, method="traced")
             expected_loss, expected = model.loss(X, y, 0.1)
             assert loss == expected_loss and dW.dtype == expected.dtype == dtype
-            np.testing.assert_array_equal(dW, expected)
+            assert_close_to_rounding(dW, expected)

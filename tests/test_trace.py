@@ -1,9 +1,11 @@
-"""The traced step, tflc.jit(tflc.value_and_grad(f)): a replayed plan must give exactly what
-value_and_grad gives, call after call."""
+"""The traced step, tflc.jit(tflc.value_and_grad(f)): a replayed plan must give what
+value_and_grad gives, call after call: exactly, or to rounding where the passes simplified the
+adjoint (the softmax cross-entropy's)."""
 import collections
 
 import numpy as np
 import pytest
+from conftest import assert_close_to_rounding
 
 import tensorflowlite_clone as tflc
 from models.two_layer_net import TwoLayerNet
@@ -77,8 +79,8 @@ def test_a_new_signature_is_traced_anew():
         value, g = traced(x, scale)
         np.testing.assert_array_equal(g.numpy(), 2 * scale * x)
         assert g.dtype == x.dtype and value.dtype == x.dtype
-    # a new signature runs f twice (recorded, then as usual); the first replay once more (checked)
-    assert len(calls) == 2 + 1 + 2 * 3 and calls.count((3,)) == 7
+    # a new signature runs f once (recorded, then replayed); the first replay once more (checked)
+    assert len(calls) == 2 + 1 + 1 + 1 and calls.count((3,)) == 4
 
 
 def test_a_value_numpy_computes_from_an_argument_is_caught_at_the_first_replay():
@@ -265,10 +267,10 @@ def test_two_layer_net_traced_method_matches_autodiff(dtype):
         X, y = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)  # float64 data, as cs231n's
         loss, grads = net.loss(X, y, reg=0.05, method="traced")
         expected_loss, expected = net.loss(X, y, reg=0.05)
-        assert loss == expected_loss
+        assert loss == expected_loss  # (the forward pass is not rewritten)
         for k in net.PARAMS:
             assert grads[k].dtype == dtype
-            np.testing.assert_array_equal(grads[k], expected[k])
+            assert_close_to_rounding(grads[k], expected[k])
             net.params[k] = net.params[k] - 0.5 * grads[k]
 
 
@@ -280,11 +282,11 @@ def test_the_plan_reads_as_a_program():
     (plan,) = traced.plans.values()
     source = plan.source
     forward, backward = source.split("# sum -> ()")
-    assert forward.index("# matmul -> (2, 4)") < forward.index("# exp -> (2, 4)")
+    assert forward.index("# matmul -> (2, 4)") < forward.index("# exp (in place) -> (2, 4)")
     # sum's VJP broadcasts the seed (a constant: folded), exp's multiplies by exp(x @ w),
     # matmul's multiplies by w^T
     assert "broadcast_to" not in backward
-    assert backward.index("# multiply -> (2, 4)") < backward.index("# transpose -> (4, 3)") \
+    assert backward.index("# multiply (in place) -> (2, 4)") < backward.index("# transpose -> (4, 3)") \
         < backward.index("# matmul -> (2, 3)")
     assert "del v2" in forward  # x @ w goes once exp has read it (arguments are never deleted)
     assert "del v0" not in source and "del v1" not in source
@@ -306,7 +308,7 @@ def test_two_layer_net_traced_method_on_integer_data_follows_the_data():
         expected_loss, expected = net.loss(X, y, reg=0.1)
         assert loss == expected_loss
         for k in net.PARAMS:
-            np.testing.assert_array_equal(grads[k], expected[k])
+            assert_close_to_rounding(grads[k], expected[k])
 
 
 def test_gradients_meeting_are_summed_in_place_and_nothing_shared_is_written():
