@@ -95,3 +95,14 @@ def test_bad_arguments():
         graph_data(tape, tflc.Tensor(np.ones(3)))
     with pytest.raises(TypeError, match="GradientTape"):
         graph_data(loss, loss)
+
+
+def test_auto_falls_back_when_dot_fails(monkeypatch):
+    def broken(sizes, edges):
+        raise viz.GraphvizError("dot failed: broken install")
+    monkeypatch.setattr(viz.layout.shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(viz.layout, "dot_layout", broken)
+    tape, loss, X = two_layer_tape()
+    assert graph_data(tape, loss)["layout"] == "layered"
+    with pytest.raises(viz.GraphvizError, match="broken install"):
+        graph_data(tape, loss, layout="dot")
