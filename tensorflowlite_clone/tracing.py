@@ -391,15 +391,19 @@ def _generate(program, arguments, outputs, tensors, adjoints=(), exact=False):
 def _reusable_input(eq, last, owned, entries):
     """The input of an elementwise NumPy ufunc (add, multiply, exp, ...) that can hold its result
     (`out=`): one whose array dies here (`last`), was made by the code and shares its memory with
-    nothing (`owned`), and has the result's shape and dtype (so no new array is allocated: the
+    nothing (`owned`), and has the result's shape, dtype and layout (so no new array is made: the
     sums where gradients meet, the softmax's subtract, exp and divide)."""
     forward = eq.op.forward
     if type(forward) is not np.ufunc or forward.nout != 1 or eq.params:
         return None
-    out = entries[eq.output]
+    out = entries[eq.output]._value
     for slot in eq.inputs:
-        if slot in last and slot in owned and entries[slot].shape == out.shape \
-                and entries[slot].dtype == out.dtype:
+        if slot not in last or slot not in owned:
+            continue
+        x = entries[slot]._value  # (owned: a result of the code, a Tensor)
+        # (the same strides too: NumPy lays a result out after its inputs, and a later sum
+        # adds in memory order, so a result laid out otherwise would round otherwise)
+        if x.shape == out.shape and x.dtype == out.dtype and x.strides == out.strides:
             return slot
     return None
 

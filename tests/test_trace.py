@@ -359,3 +359,16 @@ def test_explain_names_what_made_f_run_eagerly():
     text = traced.explain()
     assert "0 plan(s) for 1 argument signature(s)" in text
     assert "runs eagerly: f reads the value of a traced tensor (float())" in text
+
+
+def test_a_result_written_in_place_keeps_its_layout():
+    """A result is written into a dying input's array only where that array is laid out as
+    NumPy would lay out the result: a sum adds in memory order, so another layout rounds
+    otherwise (the conv layer's transposed output times the upstream gradient)."""
+    def f(x, c):
+        return tflc.sum((tflc.transpose(x * 2.0) + 1.0) * c)
+
+    traced, eager = tflc.jit(tflc.value_and_grad(f), exact=True), tflc.value_and_grad(f)
+    for _ in range(3):
+        x, c = rng.standard_normal((300, 200)), rng.standard_normal((200, 300))
+        _assert_same(traced(x, c), eager(x, c))
