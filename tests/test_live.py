@@ -117,6 +117,15 @@ def test_a_nan_gradient_is_null_in_the_node_norms(digits):
     assert None in state["node_grads"].values()
 
 
+def test_a_failing_probe_stops_probing_but_not_training(digits):
+    model = two_layer()
+    with view_of(model, digits, batch=(digits.X_train[:4], digits.y_train[:3]), linger=0) as view:
+        fit(view, model, digits, 5)  # rows and labels disagree: the probe's forward raises
+    state = strict_json(view.state_json())
+    assert state["status"] == "finished" and len(state["loss"]) == 5
+    assert state["probe_error"].startswith("ValueError")
+
+
 @pytest.mark.parametrize("error, status", [(RuntimeError("boom"), "failed"),
                                            (KeyboardInterrupt(), "interrupted")])
 def test_the_server_stops_and_frees_the_port_however_training_ends(digits, error, status):

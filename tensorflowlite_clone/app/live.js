@@ -187,7 +187,8 @@ function showStatus(state) {
   const said = {running: "training — iteration " + (state.iteration + 1),
                 starting: "starting", finished: "training finished",
                 interrupted: "training interrupted", failed: "training failed: " + state.error};
-  status.textContent = said[state.status] || state.status;
+  status.textContent = (said[state.status] || state.status) +
+      (state.probe_error ? " — no gradients shown: " + state.probe_error : "");
   status.className = "status " + (state.status === "running" ? "running" : "");
   lastStatus = state.status;
 }

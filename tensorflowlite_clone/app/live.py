@@ -112,7 +112,7 @@ class LiveTraining:
             self._checked_at.append(it)
         now = time.perf_counter()
         if self.batch is not None and (it == 0 or now - self._last_probe >= self.probe_every):
-            self._probe()
+            self._safe_probe()
             self._last_probe = time.perf_counter()
         if now - self._last_publish >= PUBLISH_EVERY or evaluated:
             self._publish("running")
@@ -147,6 +147,15 @@ class LiveTraining:
         }
         with self._lock:
             self._snapshot = snapshot
+
+    def _safe_probe(self):
+        """A probe that fails stops probing and says why on the page; training goes on."""
+        try:
+            self._probe()
+        except Exception as error:  # the view must never be what ends the training
+            self.batch = None
+            self._probe_state = {**self._probe_state,
+                                 "probe_error": f"{type(error).__name__}: {error}"}
 
     def _probe(self):
         """The eager step on `batch`: every node's gradient norm, the parameters' over time,
@@ -204,7 +213,7 @@ class LiveTraining:
         try:
             if kind is None:
                 if self.batch is not None:
-                    self._probe()  # the final weights and gradients
+                    self._safe_probe()  # the final weights and gradients
                 self._publish("finished")
                 # a page that is watching gets to fetch the final state before the server goes
                 if time.perf_counter() - self._last_poll < 2 * LINGER:
