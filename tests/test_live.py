@@ -236,3 +236,36 @@ def test_a_solver_is_followed_and_its_training_left_alone(digits):
     assert state["val_acc"] == pytest.approx(plain.val_acc_history)
     assert len(state["grad_norms"]["iteration"]) == len(plain.loss_history) + 1  # + the final
     assert len(state["weights"]["images"]) == 16
+
+
+def live_wired():
+    try:
+        cli.build_parser().parse_args(["train", "--live"])
+    except cli.CommandError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not live_wired(), reason="cli.py has no `tflc train --live` yet")
+def test_tflc_train_live_prints_the_url_and_frees_the_port(tmp_path, capsys):
+    assert cli.main(["train", "--live", "--port", "0", "--iters", "20", "--quiet",
+                     "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"^live view: http://127\.0\.0\.1:(\d+)/ \(Ctrl-C stops training\)$", out,
+                      re.MULTILINE)
+    assert found, out
+    assert port_is_free(int(found.group(1)))
+
+
+@pytest.mark.skipif(not live_wired(), reason="cli.py has no `tflc train --live` yet")
+def test_tflc_train_live_on_a_port_in_use_is_one_line(tmp_path, capsys):
+    with socket.socket() as taken:
+        taken.bind((live.HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["train", "--live", "--port", str(port), "--iters", "5", "--quiet",
+                         "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"tflc: error: cannot serve the live view on 127.0.0.1:{port}" \
+        in err and "--port" in err
+    assert not (tmp_path / "model.npz").exists()
