@@ -40,8 +40,8 @@ def fit(view, model, ds, num_iters, on_step=None):
                         on_step=on_step or view.on_step, history=view.history)
 
 
-def get_state(view):
-    text = urllib.request.urlopen(view.url + "state", timeout=5).read()
+def get_state(view, query=""):
+    text = urllib.request.urlopen(view.url + "state" + query, timeout=5).read()
     return strict_json(text)
 
 
@@ -72,11 +72,19 @@ def test_state_grows_while_training_and_ends_finished(digits):
         view.on_step(it, loss, evaluated)
         if it in (5, 40):
             seen.append(get_state(view))
+        if it == 40:  # what the page asks for once it has the first 6 losses and 1 probe
+            seen.append(get_state(view, "?loss=6&probe=1"))
 
     with view_of(model, digits, linger=0) as view:
         fit(view, model, digits, 60, on_step)
-    first, later = seen
-    assert len(first["loss"]) == 6 and len(later["loss"]) == 41
+    first, later, tail = seen
+    assert first["loss"] == {"from": 0, "values": view.history["loss_history"][:6]}
+    assert len(later["loss"]["values"]) == 41
+    assert tail["loss"] == {"from": 6, "values": later["loss"]["values"][6:]}
+    probes = len(later["grad_norms"]["iteration"])
+    assert tail["grad_norms"]["from"] == 1
+    assert len(tail["grad_norms"]["iteration"]) == len(tail["grad_norms"]["params"]["W1"]) \
+        == probes - 1
     assert first["status"] == later["status"] == "running"
     assert later["train_acc"] and len(later["train_acc"]) == len(later["val_acc"])
     assert later["acc_iteration"] == [27]  # the end of the first epoch (28 iterations)
@@ -93,8 +101,8 @@ def test_state_grows_while_training_and_ends_finished(digits):
     assert (weights["height"], weights["width"], weights["channels"]) == (8, 8, 1)
     assert len(weights["images"]) == 20 and len(weights["images"][0]) == 64
     final = strict_json(view.state_json())  # published before the server went
-    assert final["status"] == "finished" and len(final["loss"]) == 60
-    assert final["loss"] == pytest.approx(view.history["loss_history"])
+    assert final["status"] == "finished"
+    assert final["loss"]["values"] == pytest.approx(view.history["loss_history"])
 
 
 def test_snapshots_are_json_even_with_nan_and_inf_losses():
@@ -104,7 +112,7 @@ def test_snapshots_are_json_even_with_nan_and_inf_losses():
     view.history["train_acc_history"].append(np.float64(0.5))
     view._publish("running")
     state = strict_json(view.state_json())
-    assert state["loss"] == [1.5, None, None, None]
+    assert state["loss"]["values"] == [1.5, None, None, None]
     assert state["train_acc"] == [0.5]
 
 
@@ -122,7 +130,7 @@ def test_a_failing_probe_stops_probing_but_not_training(digits):
     with view_of(model, digits, batch=(digits.X_train[:4], digits.y_train[:3]), linger=0) as view:
         fit(view, model, digits, 5)  # rows and labels disagree: the probe's forward raises
     state = strict_json(view.state_json())
-    assert state["status"] == "finished" and len(state["loss"]) == 5
+    assert state["status"] == "finished" and len(state["loss"]["values"]) == 5
     assert state["probe_error"].startswith("ValueError")
 
 
@@ -140,7 +148,7 @@ def test_the_server_stops_and_frees_the_port_however_training_ends(digits, error
         urllib.request.urlopen(f"http://{live.HOST}:{port}/state", timeout=2)
     assert port_is_free(port)
     state = strict_json(view.state_json())
-    assert state["status"] == status and len(state["loss"]) == 3
+    assert state["status"] == status and len(state["loss"]["values"]) == 3
     if status == "failed":
         assert state["error"] == "RuntimeError: boom"
     with live.LiveTraining(model, port=port):  # the same port serves again
@@ -232,7 +240,7 @@ def test_a_solver_is_followed_and_its_training_left_alone(digits):
     assert followed.best_params  # the Solver's own bookkeeping still ran
     np.testing.assert_array_equal(model.bn_params[0]["running_mean"],
                                   plain_model.bn_params[0]["running_mean"])
-    assert state["loss"] == pytest.approx(plain.loss_history)
+    assert state["loss"]["values"] == pytest.approx(plain.loss_history)
     assert state["val_acc"] == pytest.approx(plain.val_acc_history)
     assert len(state["grad_norms"]["iteration"]) == len(plain.loss_history) + 1  # + the final
     assert len(state["weights"]["images"]) == 16

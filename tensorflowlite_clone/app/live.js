@@ -7,6 +7,15 @@ const SVG = "http://www.w3.org/2000/svg";
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                 "#7f7f7f", "#bcbd22", "#17becf"];
 let lastStatus = null;
+// The curves that grow every iteration or probe come in pieces: the server sends them from
+// where the page has them up to ("from"); the page keeps the whole curves.
+const loss = [];
+const norms = {iteration: [], params: {}};
+
+function extend(list, from, values) {
+  list.length = Math.min(list.length, from);
+  for (const v of values) list.push(v);
+}
 let graphDrawn = null;  // the graph object last laid out (redrawn only when it changes)
 
 function el(name, attrs, parent) {
@@ -157,16 +166,15 @@ function drawGraph(graph, grads) {
 
 function render(state) {
   document.getElementById("title").textContent = state.title || "tflc train";
-  const n = state.loss ? state.loss.length : 0;
+  const n = loss.length;
   drawChart(document.getElementById("loss-chart"),
-            [{name: "loss", xs: range(n), ys: state.loss || [], color: COLORS[0]}], false);
+            [{name: "loss", xs: range(n), ys: loss, color: COLORS[0]}], false);
   const checks = (state.train_acc || []).length;
   const at = (state.acc_iteration || []).length === checks ? state.acc_iteration
       : checkIterations(checks, Math.max(n - 1, 0));  // a history begun before the view
   drawChart(document.getElementById("acc-chart"),
             [{name: "train", xs: at, ys: state.train_acc || [], color: COLORS[0]},
              {name: "val", xs: at, ys: state.val_acc || [], color: COLORS[1]}], false);
-  const norms = state.grad_norms || {iteration: [], params: {}};
   const names = Object.keys(norms.params);
   drawChart(document.getElementById("grad-chart"), names.map((name, i) => (
       {name: name, xs: norms.iteration, ys: norms.params[name], color: COLORS[i % COLORS.length]})), true);
@@ -203,9 +211,18 @@ function stopped() {
 async function poll() {
   let state;
   try {
-    const response = await fetch("/state", {cache: "no-store"});
+    const have = "?loss=" + loss.length + "&probe=" + norms.iteration.length;
+    const response = await fetch("/state" + have, {cache: "no-store"});
     if (!response.ok) throw new Error("HTTP " + response.status);
     state = await response.json();
+    if (state.loss) {
+      extend(loss, state.loss.from, state.loss.values);
+      const g = state.grad_norms;
+      extend(norms.iteration, g.from, g.iteration);
+      for (const [name, values] of Object.entries(g.params)) {
+        extend(norms.params[name] = norms.params[name] || [], g.from, values);
+      }
+    }
   } catch (error) {
     stopped();  // the server has gone with the training: keep what is drawn
     return;

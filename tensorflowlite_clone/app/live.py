@@ -31,6 +31,7 @@ import json
 import math
 import threading
 import time
+import urllib.parse
 from importlib import resources
 
 import numpy as np
@@ -177,10 +178,21 @@ class LiveTraining:
                              "weights": first_layer_images(self.model.params, self.image_shape)}
 
     # --- the server side -------------------------------------------------------------------
-    def state_json(self):
+    def state_json(self, loss_from=0, probe_from=0):
+        """The latest snapshot as JSON. The curves that grow without bound, the loss (one value
+        per iteration) and the gradient norms (one per probe), are sent from `loss_from` and
+        `probe_from` on (where the page has them up to), with "from" saying where they start."""
         with self._lock:
-            snapshot = self._snapshot
+            snapshot = dict(self._snapshot)
         self._last_poll = time.perf_counter()
+        if "loss" in snapshot:
+            loss, norms = snapshot["loss"], snapshot["grad_norms"]
+            start = min(loss_from, loss.length)
+            snapshot["loss"] = {"from": start, "values": loss.items(start)}
+            start = min(probe_from, norms["iteration"].length)
+            snapshot["grad_norms"] = {
+                "from": start, "iteration": norms["iteration"].items(start),
+                "params": {k: v.items(start) for k, v in norms["params"].items()}}
         return json.dumps(snapshot, allow_nan=False, default=_Prefix.items).encode("utf-8")
 
     @property
@@ -259,8 +271,8 @@ class _Prefix:
     def __init__(self, values):
         self.values, self.length = values, len(values)
 
-    def items(self):
-        return self.values[:self.length]
+    def items(self, start=0):
+        return self.values[start:self.length]
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -273,11 +285,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     timeout = REQUEST_TIMEOUT
 
     def do_GET(self):
-        path = self.path.split("?", 1)[0]
-        if path == "/":
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/":
             self._send(200, "text/html; charset=utf-8", self.live._page)
-        elif path == "/state":
-            self._send(200, "application/json", self.live.state_json())
+        elif url.path == "/state":  # ?loss=N&probe=M: the page has that much of the curves
+            query = urllib.parse.parse_qs(url.query)
+            have = {key: int(v[0]) if v and v[0].isdigit() else 0
+                    for key, v in ((key, query.get(key)) for key in ("loss", "probe"))}
+            self._send(200, "application/json",
+                       self.live.state_json(have["loss"], have["probe"]))
         else:
             self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
