@@ -3,6 +3,7 @@
 // ended), and the last curves stay on the page.
 "use strict";
 const POLL_MS = 500;
+const MAX_POINTS = 2000;  // per line drawn: a long run's curve is thinned to every k-th value
 const SVG = "http://www.w3.org/2000/svg";
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                 "#7f7f7f", "#bcbd22", "#17becf"];
@@ -66,9 +67,14 @@ function drawChart(svg, series, log) {
   text(svg, W - right, H - 8, "iteration " + x1, "end");
   for (const s of series) {
     const points = [];
-    s.xs.forEach((x, i) => { if (ok(s.ys[i])) points.push(px(x).toFixed(1) + "," + py(f(s.ys[i])).toFixed(1)); });
+    const step = Math.ceil(s.xs.length / MAX_POINTS);
+    s.xs.forEach((x, i) => {
+      if (ok(s.ys[i]) && (i % step === 0 || i === s.xs.length - 1)) {
+        points.push(px(x).toFixed(1) + "," + py(f(s.ys[i])).toFixed(1));
+      }
+    });
     el("polyline", {points: points.join(" "), stroke: s.color, "data-series": s.name,
-                    "data-points": points.length}, svg);
+                    "data-points": points.length, "data-values": s.xs.length}, svg);
   }
 }
 
