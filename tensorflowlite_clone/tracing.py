@@ -141,10 +141,10 @@ def _describe(value, leaves):
     if isinstance(value, (Tensor, np.ndarray)):
         leaves.append(value)
         return value.shape, value.dtype
-    if isinstance(value, (list, tuple)):
-        return (type(value),) + tuple([_describe(item, leaves) for item in value])
     if isinstance(value, dict):
-        return (dict,) + tuple([(key, _describe(item, leaves)) for key, item in value.items()])
+        return (dict, *[(key, _describe(item, leaves)) for key, item in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value), *[_describe(item, leaves) for item in value])
     if value is None or isinstance(value, (bool, int, float, complex, str, np.number)):
         return type(value), value
     raise TypeError(f"jit: cannot trace an argument of type {type(value).__name__}; pass "
@@ -312,13 +312,16 @@ class _Plan:
         rewrites that may round differently (the same as `run` where there are none)."""
         step = self._reference if reference and self._reference is not None else self._step
         try:
-            flat = step(*[x._value if isinstance(x, Tensor) else x for x in leaves])
+            flat = step(*[x if type(x) is np.ndarray else x._value for x in leaves])
         except _REWORDED as error:
             raise self._reworded(error) from None
         handed_out = set()
-        return _unflatten(self._structure, iter([
-            _as_result(np.asarray(value), handed_out) if is_tensor else value
-            for value, is_tensor in zip(flat, self._tensors)]))
+        for k, is_tensor in enumerate(self._tensors):
+            if is_tensor:
+                value = flat[k]
+                flat[k] = _as_result(value if type(value) is np.ndarray else np.asarray(value),
+                                     handed_out)
+        return _unflatten(self._structure, iter(flat))
 
     def _reworded(self, error):
         """`error`, raised in the generated code, naming the op whose line raised it (as the
