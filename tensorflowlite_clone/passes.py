@@ -17,7 +17,8 @@ numbers with fewer NumPy calls:
   handed `broadcast_to(b)` (NumPy broadcasts b itself: the VJPs of sum and mean broadcast);
   `sum(x, axis)` reshaped to its keepdims shape is `sum(x, axis, keepdims=True)` (the
   reductions of a broadcast add's VJP);
-- to rounding: `c*x + c*x` is `(2c)*x` (the VJP of `x * x`, after common subexpressions), and
+- to rounding: `c*x + c*x` is `(2c)*x` (the VJP of `x * x`, after common subexpressions),
+  `c2 * (c1 * x)` is `(c1 c2) * x` (the VJP of `reg * x**2`), and
   the adjoint of the logits of `-log softmax(z)[rows, labels]` (the probabilities' form, or
   `log_softmax`'s), which the sweep writes out as a dozen VJPs, is the seed's `(1_y - p) * g`:
   `(p - 1_y) / N` for a mean (`cross_entropy_adjoints`). This one needs to know which
@@ -278,6 +279,17 @@ def _rewrite(line, producer, rounding):
                     given = list(twice.given)
                     given[k] = doubled
                     return twice._replace(output=line.output, given=tuple(given)), False
+    if op is _ops.multiply and rounding:  # c2 * (c1 * x) is (c1 * c2) * x: reg * 2 * W
+        for k in (0, 1):
+            inner = made[1 - k]
+            if line.inputs[k] is None and inner is not None and inner.op is _ops.multiply \
+                    and [s is None for s in inner.inputs].count(True) == 1:
+                j = inner.inputs.index(None)
+                product = np.multiply(inner.given[j], line.given[k])
+                if np.all(np.isfinite(product)):
+                    given = list(inner.given)
+                    given[j] = product
+                    return inner._replace(output=line.output, given=tuple(given)), False
     if op is _ops.reshape and made[0] is not None and made[0].op is _ops.sum:
         summed = made[0]
         axis, keepdims, *rest = summed.params
