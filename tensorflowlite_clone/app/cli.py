@@ -42,7 +42,7 @@ from models import Softmax, TwoLayerNet
 from tensorflowlite_clone.gradcheck import compare_gradients
 from tensorflowlite_clone.optim import SGD, Adam
 
-from . import cs231n, data, training
+from . import cs231n, data, live, training
 from .checkpoint import CheckpointError, load_checkpoint
 from .files import atomic_write
 from .training import accuracy
@@ -103,13 +103,13 @@ def make_optimizer(name, lr):
 
 
 def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=False,
-        method="traced"):
+        method="traced", view=None):
     """`tflc train`'s schedule for `training.fit`: minibatches drawn with replacement from
     default_rng(seed), which first picks the up to 1000 fixed training examples the training
     accuracy is measured on; the accuracies and the decay at the end of every epoch (the
     accuracies also at the last iteration); a tqdm progress bar unless `quiet`. A loss that
     turns NaN or inf stops training with a CommandError. Returns the histories under
-    TwoLayerNet.train's keys.
+    TwoLayerNet.train's keys. `view`: a live.LiveTraining that follows the training.
     """
     rng = np.random.default_rng(seed)
     n = len(ds.X_train)
@@ -126,7 +126,8 @@ def fit(model, ds, *, optimizer, lr_decay, reg, iters, batch_size, seed, quiet=F
             raise CommandError(f"training diverged at iteration {it}: the loss is {loss}; {hint}")
         return loss, grads
 
-    return training.fit(model, ds.X_train, ds.y_train, checked_loss_and_grads,
+    follow = {} if view is None else {"on_step": view.on_step, "history": view.history}
+    return training.fit(model, ds.X_train, ds.y_train, checked_loss_and_grads, **follow,
                         optimizer=optimizer, num_iters=iters, batch_size=batch_size,
                         val=(ds.X_val, ds.y_val), lr_decay=lr_decay,
                         sample=lambda num_train, size: rng.integers(0, num_train, size),
@@ -194,12 +195,13 @@ def train(args, ds, run, start):
     model = new_model(args.model, ds.X_train.shape[1], ds.num_classes, args.hidden,
                       hyperparameters["init_std"], args.dtype)
     with blas_threads(args.threads):
-        fit_start = time.perf_counter()
-        stats = fit(model, ds, optimizer=make_optimizer(args.optimizer, args.lr),
-                    lr_decay=args.lr_decay, reg=args.reg, iters=args.iters,
-                    batch_size=args.batch_size, seed=args.seed, quiet=args.quiet,
-                    method="autodiff" if args.eager else "traced")
-        train_seconds = time.perf_counter() - fit_start
+        with live_view(args, model, (ds.X_train, ds.y_train), args.reg, ds.image_shape) as view:
+            fit_start = time.perf_counter()
+            stats = fit(model, ds, optimizer=make_optimizer(args.optimizer, args.lr),
+                        lr_decay=args.lr_decay, reg=args.reg, iters=args.iters,
+                        batch_size=args.batch_size, seed=args.seed, quiet=args.quiet,
+                        method="autodiff" if args.eager else "traced", view=view)
+            train_seconds = time.perf_counter() - fit_start
         result = {f"{split}_accuracy": accuracy(model, getattr(ds, f"X_{split}"),
                                                 getattr(ds, f"y_{split}"))
                   for split in ("train", "val", "test")}
@@ -226,6 +228,21 @@ def train(args, ds, run, start):
     return write_metrics(run, metrics, files)
 
 
+@contextlib.contextmanager
+def live_view(args, model, rows, reg, image_shape):
+    """`--live`: the page that follows the training (app/live.py) while the block runs, its
+    probe on the first of the training `rows` (X, y); None without --live."""
+    if not args.live:
+        yield None
+        return
+    X, y = rows
+    batch = (X[:live.PROBE_ROWS], y[:live.PROBE_ROWS])
+    with live.LiveTraining(model, port=args.port, batch=batch, reg=reg, image_shape=image_shape,
+                           title=f"tflc train --model {args.model}") as view:
+        print(f"live view: {view.url} (Ctrl-C stops training)", flush=True)
+        yield view
+
+
 def print_check(check):
     print(f"gradient check: hand-derived vs autodiff {check['hand_vs_autodiff']:.1e}, numerical "
           f"vs autodiff {check['numerical_vs_autodiff']:.1e} ({'ok' if check['ok'] else 'FAILED'})")
@@ -249,9 +266,12 @@ def train_cs231n(args, settings, arrays, ds, run, start):
     np.random.seed(args.seed)  # cs231n's draws: the weights, then the Solver's batches
     model = cs231n.new_model(args.model, model_kwargs, arrays)
     with blas_threads(args.threads):
-        fit_start = time.perf_counter()
-        solver = cs231n.train_model(args.model, model, arrays, solver_kwargs, not args.quiet)
-        train_seconds = time.perf_counter() - fit_start
+        with live_view(args, model, cs231n.check_batch(args.model, arrays, live.PROBE_ROWS),
+                       model_kwargs.get("reg", 0.0), getattr(ds, "image_shape", None)) as view:
+            fit_start = time.perf_counter()
+            solver = cs231n.train_model(args.model, model, arrays, solver_kwargs, not args.quiet,
+                                        view)
+            train_seconds = time.perf_counter() - fit_start
         result = cs231n.accuracies(args.model, model, arrays)
         X, y = cs231n.check_batch(args.model, arrays)
         reg = model_kwargs.get("reg", 0.0)
@@ -741,6 +761,7 @@ keep_ratio = decay_factor
 at_least_two = _number(int, lambda v: v >= 2, "an integer >= 2")
 seed_int = _number(int, is_seed, f"an integer in 0..{MAX_SEED}")
 thread_count = _number(int, lambda v: 1 <= v <= MAX_THREADS, f"an integer in 1..{MAX_THREADS}")
+port_number = _number(int, lambda v: 0 <= v <= 65535, "a port number in 0..65535")
 
 
 def path_arg(text):
@@ -838,6 +859,11 @@ def build_parser():
                    help="softmax, two-layer: run the tape's step eagerly rather than compiled "
                    "by tflc.jit (the same numbers; for debugging)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--live", action="store_true",
+                   help="serve a page on 127.0.0.1 that follows the training: loss, accuracies, "
+                   "gradient norms, first-layer weights, the graph's gradients")
+    p.add_argument("--port", metavar="N", type=port_number, default=live.DEFAULT_PORT,
+                   help="--live's port (default: %(default)s; 0: a free one)")
     p.set_defaults(run=cmd_train)
 
     p = commands.add_parser("gradcheck", help="autodiff vs hand-derived vs numerical gradients",
@@ -910,7 +936,7 @@ def main(argv=None):
         with contextlib.suppress(OSError, ValueError):  # ValueError: stdout is not a real file
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (CommandError, data.DataError, CheckpointError) as error:
+    except (CommandError, data.DataError, CheckpointError, live.LiveError) as error:
         message = str(error)
     except MemoryError as error:
         sizes = [f"--{name.replace('_', '-')} {' '.join(map(str, np.atleast_1d(value)))}"

@@ -149,10 +149,10 @@ def new_model(kind, model_kwargs, arrays):
     return CLASSES[kind](input_dim=input_dim, num_classes=num_classes, **model_kwargs)
 
 
-def train_model(kind, model, arrays, solver_kwargs, verbose):
+def train_model(kind, model, arrays, solver_kwargs, verbose, view=None):
     """Train with cs231n's Solver (CaptioningSolver for the captioner); returns the solver.
     One loss line per epoch above the progress bar when verbose. A loss that turns NaN or inf
-    is an OptionError naming the iteration."""
+    is an OptionError naming the iteration. `view`: a live.LiveTraining that follows it."""
     num_train = len(arrays["train_captions"] if kind == "rnn" else arrays["X_train"])
     per_epoch = max(num_train // solver_kwargs.get("batch_size", 100), 1)
     options = {**solver_kwargs, "print_every": per_epoch, "verbose": verbose}
@@ -161,6 +161,8 @@ def train_model(kind, model, arrays, solver_kwargs, verbose):
     else:
         splits = {key: arrays[key] for key in ("X_train", "y_train", "X_val", "y_val")}
         solver = Solver(model, splits, **options)
+    if view is not None:
+        view.attach(solver)
     with np.errstate(all="ignore"):  # a diverging loss is reported below, in one line
         solver.train()
     bad = next((i for i, loss in enumerate(solver.loss_history) if not math.isfinite(loss)), None)
