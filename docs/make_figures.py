@@ -1,5 +1,6 @@
 """Draw the README's pictures into docs/: `python docs/make_figures.py` (needs Graphviz's `dot`),
-or only the explorer pages and their screenshots: `python docs/make_figures.py explore`.
+or only the explorer pages and their screenshots: `python docs/make_figures.py explore`, or only
+the live training view's screenshot: `python docs/make_figures.py live`.
 
 The same drawings come from the command line: `tflc graph --model softmax -o FILE.svg`,
 `tflc graph --model two-layer -o FILE.svg` and `tflc gradcheck -o FILE.svg`; the explorer
@@ -95,9 +96,44 @@ def screenshot(html, png, step_of, size=(1400, 860)):
     print("wrote", png)
 
 
+def live_screenshot(png=DOCS / "live_training.png", size=(1400, 1000)):
+    """A PNG of `tflc train --live`'s page a few seconds into a long two-layer run."""
+    import subprocess
+    import tempfile
+    import time
+
+    import pytest
+
+    sys.path.insert(0, str(DOCS.parent))
+    from tests.browser import chromium, console_errors
+    with tempfile.TemporaryDirectory() as out:
+        run = subprocess.Popen([sys.executable, "-m", "tensorflowlite_clone", "train", "--model",
+                                "two-layer", "--iters", "40000", "--quiet", "--live", "--port", "0",
+                                "--out", out], stdout=subprocess.PIPE, text=True)
+        try:
+            url = next(line for line in run.stdout if line.startswith("live view:")).split()[2]
+            with chromium(*size) as driver:
+                driver.get(url)
+                time.sleep(4)  # a few thousand iterations, a few dozen probes
+                errors = console_errors(driver)
+                if errors:
+                    raise RuntimeError(f"{url}: console errors {errors}")
+                driver.save_screenshot(str(png))
+        except pytest.skip.Exception as skipped:
+            print(f"skipped {png.name}: {skipped}")
+            return
+        finally:
+            run.terminate()
+            run.wait()
+    print("wrote", png)
+
+
 def main():
     if sys.argv[1:] == ["explore"]:
         explore_pages()
+        return
+    if sys.argv[1:] == ["live"]:
+        live_screenshot()
         return
     for kind, name in (("softmax", "softmax_loss"), ("two-layer", "two_layer_net")):
         X, y, model = small_problem(kind, seed=0)
@@ -109,6 +145,7 @@ def main():
     print("wrote", viz.render(graph, DOCS / "gradcheck_forgot_relu_mask.svg"))
     print("wrote", viz.render(conv_net_graph(), DOCS / "conv_net.svg"))
     explore_pages()
+    live_screenshot()
 
 
 if __name__ == "__main__":
