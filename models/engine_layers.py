@@ -15,7 +15,12 @@ same draws from NumPy's global generator, so both paths give the same numbers) a
 running averages (stored back into bn_param in train mode; test mode normalises with them, as
 constants). A replay of `tflc.jit` could redo neither, so a traced function that calls them
 runs eagerly (the trace warns once): train-mode batchnorm reads its input's values, and dropout
-tells the trace it draws a mask, as tflc.nn.dropout does.
+tells the trace it draws a mask, as tflc.nn.dropout does. A compiled step does what jax.jit's
+users do instead, making them arguments and results: `dropout(x, dropout_param, mask=m)` takes
+a mask drawn outside (`draw_dropout_mask`, the same draws), and `batchnorm(..., batches=[])`
+appends its input to the list instead of touching bn_param, a result of the step, for
+`update_running_averages(bn_param, rows)` to fold into the running averages outside (NumPy's
+np.mean / np.var of the rows, as layers.py: the engine's mean and var may round differently).
 """
 import numpy as np
 
@@ -25,7 +30,8 @@ from tensorflowlite_clone.primitive import _state
 from ._checks import check_labels
 
 __all__ = ["affine", "relu", "batchnorm", "layernorm", "dropout", "conv", "max_pool",
-           "spatial_batchnorm", "spatial_groupnorm", "svm_loss", "softmax_loss"]
+           "spatial_batchnorm", "spatial_groupnorm", "svm_loss", "softmax_loss",
+           "draw_dropout_mask", "update_running_averages"]
 
 
 def _value(x):
@@ -51,9 +57,12 @@ def _normalize(x, mean, var, eps):
     return (x - mean) / tflc.sqrt(var + eps)
 
 
-def _update_running(bn_param, rows):
+def update_running_averages(bn_param, rows):
     """bn_param's running averages, updated in NumPy from the batch statistics of `rows` (the
-    input's values as (examples, features)), as layers.batchnorm_forward does."""
+    input's values as (examples, features)), as layers.batchnorm_forward does: running =
+    momentum * running + (1 - momentum) * np.mean / np.var(rows, axis=0), momentum bn_param's
+    or 0.9, the running averages starting at zeros."""
+    rows = np.asarray(rows)
     momentum = bn_param.get("momentum", 0.9)
     D = rows.shape[1]
     running_mean = bn_param.get("running_mean", np.zeros(D, dtype=rows.dtype))
@@ -62,9 +71,13 @@ def _update_running(bn_param, rows):
     bn_param["running_var"] = momentum * running_var + (1 - momentum) * np.var(rows, axis=0)
 
 
-def _batchnorm(x, gamma, beta, bn_param, axis, shape, rows):
+_update_running = update_running_averages
+
+
+def _batchnorm(x, gamma, beta, bn_param, axis, shape, rows, batches=None):
     """Batch normalisation over `axis`, the statistics, gamma and beta broadcast as `shape`
-    ((1, D) or (1, C, 1, 1)); `rows()` gives x's values as (examples, features) in NumPy."""
+    ((1, D) or (1, C, 1, 1)); `rows()` gives x's values as (examples, features) in NumPy. With
+    a list `batches`, train mode appends x to it and leaves bn_param alone."""
     mode, eps = bn_param["mode"], bn_param.get("eps", 1e-5)
     if mode not in ("train", "test"):
         raise ValueError(f'batchnorm: bn_param["mode"] must be "train" or "test", got {mode!r}')
@@ -72,7 +85,10 @@ def _batchnorm(x, gamma, beta, bn_param, axis, shape, rows):
     if mode == "train":
         x_hat = _normalize(x, tflc.mean(x, axis=axis, keepdims=True),
                            tflc.var(x, axis=axis, keepdims=True), eps)
-        _update_running(bn_param, rows())
+        if batches is not None:
+            batches.append(x)
+        else:
+            _update_running(bn_param, rows())
     else:
         zeros = np.zeros(shape[1], dtype=_dtype(x))
         running_mean = bn_param.setdefault("running_mean", zeros)
@@ -81,10 +97,12 @@ def _batchnorm(x, gamma, beta, bn_param, axis, shape, rows):
     return gamma * x_hat + beta
 
 
-def batchnorm(x, gamma, beta, bn_param):
+def batchnorm(x, gamma, beta, bn_param, batches=None):
     """Batch normalisation of x (N, D) per feature: train mode with the batch's mean and (biased)
-    variance, updating bn_param's running averages; test mode with the running ones."""
-    return _batchnorm(x, gamma, beta, bn_param, 0, (1, np.shape(x)[1]), lambda: _value(x))
+    variance, updating bn_param's running averages; test mode with the running ones. Given a
+    list `batches`, train mode appends x to it instead of updating bn_param (what a compiled
+    step returns, for `update_running_averages(bn_param, x)` to apply outside it)."""
+    return _batchnorm(x, gamma, beta, bn_param, 0, (1, np.shape(x)[1]), lambda: _value(x), batches)
 
 
 def layernorm(x, gamma, beta, ln_param):
@@ -95,22 +113,36 @@ def layernorm(x, gamma, beta, ln_param):
     return gamma * x_hat + beta
 
 
-def dropout(x, dropout_param):
+def draw_dropout_mask(shape, dropout_param):
+    """The mask layers.dropout_forward draws in train mode for an input of `shape`, with the
+    same NumPy calls: np.random.seed(seed) when dropout_param has a seed, then
+    `(np.random.rand(*shape) < p) / p` (float64)."""
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    return (np.random.rand(*shape) < dropout_param["p"]) / dropout_param["p"]
+
+
+def dropout(x, dropout_param, mask=None):
     """Inverted dropout with p the keep probability: x * mask in train mode, the mask
     `(np.random.rand(*x.shape) < p) / p` drawn as layers.dropout_forward draws it (after
     np.random.seed(seed) when dropout_param has a seed); x itself in test mode. The result has
-    x's dtype."""
+    x's dtype. A given `mask` (an array or Tensor of x's shape, e.g. `draw_dropout_mask`'s) is
+    used instead of drawing one, and nothing is drawn or seeded: what a compiled step takes."""
     p, mode = dropout_param["p"], dropout_param["mode"]
     if mode not in ("train", "test"):
         raise ValueError(f'dropout: dropout_param["mode"] must be "train" or "test", got {mode!r}')
-    if "seed" in dropout_param:
+    if mask is None and "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])
     x = tflc.Tensor(x) if not isinstance(x, tflc.Tensor) else x
     if mode == "test":
         return x
-    if _state.tracing is not None:  # a replay would reuse this call's mask (tflc.nn.dropout's hook)
-        _state.tracing.cannot_replay("draws a dropout mask (models.engine_layers.dropout)")
-    mask = (np.random.rand(*x.shape) < p) / p
+    if mask is None:
+        if _state.tracing is not None:  # a replay would reuse this mask (tflc.nn.dropout's hook)
+            _state.tracing.cannot_replay("draws a dropout mask (models.engine_layers.dropout)")
+        mask = (np.random.rand(*x.shape) < p) / p
+    elif tuple(np.shape(mask)) != tuple(x.shape):
+        raise ValueError(f"dropout: mask of shape {tuple(np.shape(mask))} for an input of shape "
+                         f"{tuple(x.shape)}")
     out = x * mask  # in the promoted dtype, as NumPy's x * mask; then back to x's
     return out if out.dtype == x.dtype else tflc.cast(out, x.dtype)
 
