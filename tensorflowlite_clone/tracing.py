@@ -355,6 +355,10 @@ def _generate(program, arguments, outputs, tensors, adjoints=(), exact=False):
     # constants folded, repeats dropped, dead code gone (passes.py); a result may now be a
     # constant array
     equations, results, same_bits = optimize(program, results, arguments, adjoints, exact)
+    readers = {}  # slot -> the equations reading it
+    for eq in equations:
+        for s in set(eq.inputs) - {None}:
+            readers.setdefault(s, []).append(eq)
     lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
     owned = set()  # slots holding an array made here that nothing else shares
     slots = [s for s in results if type(s) is int]
@@ -378,7 +382,10 @@ def _generate(program, arguments, outputs, tensors, adjoints=(), exact=False):
         lines.append(f"    v{eq.output} = f{k}({', '.join(ins + params)})  "
                      f"# {_label(eq.op)}{' (in place)' * (into is not None)} -> {output.shape}")
         ops[len(lines)] = eq.op, [np.shape(x) for x in given]
-        if output.ndim == 0:  # a reduction to a scalar may give a NumPy scalar
+        # a reduction to a scalar may give a NumPy scalar, which is an array to every reader
+        # but an op with its own forward (a ufunc takes either, with the same promotion)
+        if output.ndim == 0 and not all(type(reader.op.forward) is np.ufunc
+                                        for reader in readers.get(eq.output, ())):
             lines.append(f"    v{eq.output} = asarray(v{eq.output})")
         if last:
             lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
