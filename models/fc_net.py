@@ -5,9 +5,12 @@
 
 - method="autodiff": the forward pass composed of `models.engine_layers` (engine ops) under a
   `tflc.GradientTape`; the gradients come from the tape. The default, "traced", is the same
-  tape's ops compiled by `tflc.jit` (the same numbers) for a net without batchnorm or dropout,
-  and the eager tape for one with them (their running averages and masks are computed outside
-  the ops, which a replay could not redo).
+  tape's step compiled by `tflc.jit` (`_train_step`), the side effects moved out of it as
+  jax.jit's users move them: dropout's masks are drawn before the step, with cs231n's calls in
+  cs231n's order, and passed in; batchnorm's inputs come out, and the running averages are
+  updated from them afterwards with layers.batchnorm_forward's NumPy. The loss, the running
+  averages and the random draws are the eager tape's exactly; the gradients too with batchnorm
+  (compiled with `exact`), and to rounding without it (the passes simplify the adjoint).
 - method="manual": cs231n's path, the hand-derived layers of `models.layers`: every
   `*_forward` keeps its cache and the `*_backward` passes run in reverse order.
 
@@ -237,11 +240,11 @@ class _AffineNet:
     # --- the loss ---------------------------------------------------------------------------------
     def loss(self, X, y=None, method="traced"):
         """Scores (N, C) when y is None (test mode), else (loss, grads) in train mode, grads keyed
-        and typed like self.params. method: "traced" (the default: the tape's ops compiled by
-        tflc.jit, recorded once per batch shape, the same numbers as "autodiff"; a net with
-        batchnorm or dropout, whose running averages and masks a replay cannot redo, runs the
-        tape eagerly), "autodiff" (the tape, eagerly) or "manual" (cs231n's hand-derived
-        backward passes)."""
+        and typed like self.params. method: "traced" (the default: the tape's step compiled by
+        tflc.jit, recorded once per batch shape, the same loss, running averages and draws as
+        "autodiff" and its gradients to rounding; dropout's masks drawn before the step and
+        batchnorm's running averages updated after it, see `_traced_loss`), "autodiff" (the
+        tape, eagerly) or "manual" (cs231n's hand-derived backward passes)."""
         _check_method(f"{type(self).__name__}.loss", method)
         X, y = self._checked(X, y)
         reg = self._reg(None)
@@ -275,7 +278,7 @@ class _AffineNet:
         loss, grads, batches = step(self.params, X, y, reg, masks, self.num_layers, self.normalization,
                                   norm_params)
         for bn_param, rows in zip(self.bn_params, batches):
-            E.update_running_averages(bn_param, rows.numpy())
+            E.update_running_averages(bn_param, rows)
         return float(loss), {k: grads[k].numpy().astype(v.dtype, copy=False)
                              for k, v in self.params.items()}
 

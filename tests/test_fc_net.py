@@ -460,19 +460,103 @@ def test_the_default_traced_loss_is_the_tape_s(normalization):
     assert any(plan is not None for plan in fc_net._traced_loss.plans.values())
 
 
-def test_batchnorm_and_dropout_nets_run_the_tape_eagerly_by_default():
-    """Their running averages and masks are computed outside the ops: no plan, no warning."""
+def _random_state_equal(a, b):
+    return a[0] == b[0] and all(np.array_equal(x, y) for x, y in zip(a[1:], b[1:]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kwargs", [
+    {"normalization": "batchnorm"},
+    {"dropout_keep_ratio": 0.6},
+    {"normalization": "batchnorm", "dropout_keep_ratio": 0.7},
+    {"normalization": "batchnorm", "dropout_keep_ratio": 0.7, "seed": 3},
+    {"normalization": "layernorm", "dropout_keep_ratio": 0.5},
+], ids=["batchnorm", "dropout", "both", "both-seeded", "layernorm-dropout"])
+def test_the_compiled_step_with_batchnorm_and_dropout_is_the_tape_s(kwargs, dtype):
+    """Batchnorm and dropout compile too (tflc.jit, jax.jit's way): the masks are drawn before the
+    step with cs231n's calls and passed in, batchnorm's inputs come out and the running averages
+    are updated from them after it. Batch after batch, from the same generator state as the
+    eager tape (method="autodiff"), on a twin net: the same loss exactly, the same gradients (to
+    the bit with batchnorm, compiled with `exact`; to rounding otherwise), the same running
+    averages in bn_params, the same draws consumed, the same test-mode scores."""
+    import copy
     import warnings
 
     from models import fc_net
-    before = len(fc_net._traced_loss.plans)
-    np.random.seed(6)
-    model = FullyConnectedNet([5], input_dim=4, num_classes=3, normalization="batchnorm",
-                              dropout_keep_ratio=0.5, seed=1, dtype=np.float64)
-    X, y = np.random.randn(6, 4), np.random.randint(3, size=6)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        loss, grads = model.loss(X, y)
-    expected_loss, expected = model.loss(X, y, method="autodiff")
-    assert loss == expected_loss
-    assert len(fc_net._traced_loss.plans) == before
+    np.random.seed(1)
+    model = FullyConnectedNet([7, 6], input_dim=5, num_classes=4, reg=0.1, weight_scale=0.3,
+                              dtype=dtype, **kwargs)
+    twin = copy.deepcopy(model)
+    for _ in range(4):
+        X, y = np.random.randn(6, 5), np.random.randint(4, size=6)
+        state = np.random.get_state()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "runs eagerly" warning
+            loss, grads = model.loss(X, y)
+        after = np.random.get_state()
+        np.random.set_state(state)
+        expected_loss, expected = twin.loss(X, y, method="autodiff")
+        assert _random_state_equal(after, np.random.get_state())
+        assert isinstance(loss, float) and loss == expected_loss
+        assert set(grads) == set(expected)
+        for k, g in expected.items():
+            if model.normalization == "batchnorm":
+                assert grads[k].dtype == g.dtype and np.array_equal(grads[k], g), k
+            else:
+                assert_close_to_rounding(grads[k], g)
+        for ours, theirs in zip(model.bn_params, twin.bn_params):
+            assert ours.keys() == theirs.keys()
+            for k, v in theirs.items():
+                assert np.asarray(ours[k]).dtype == np.asarray(v).dtype, k
+                assert np.array_equal(ours[k], v), k
+        assert np.array_equal(model.loss(X), twin.loss(X, method="autodiff"))  # test mode
+        for k in model.params:  # the same update on both (the eager gradients): twins still
+            model.params[k] = model.params[k] - 0.1 * expected[k]
+            twin.params[k] = twin.params[k] - 0.1 * expected[k]
+    if model.normalization == "batchnorm":
+        assert set(model.bn_params[0]) == {"mode", "running_mean", "running_var"}
+    step = fc_net._traced_exact_loss if model.normalization == "batchnorm" else fc_net._traced_loss
+    assert any(plan is not None for plan in step.plans.values())
+
+
+def test_a_seeded_dropout_net_compiles_the_notebooks_numbers():
+    """Dropout.ipynb's check with seed=123 through the compiled step: the printed losses, and
+    the step has a plan (no eager fallback)."""
+    from models import fc_net
+    X, y = check_data()
+    printed = {0.75: 2.302371489704412, 0.5: 2.3042759220785896}
+    fc(dropout_keep_ratio=1, seed=123)  # the notebook makes the keep = 1 net first
+    for keep in [0.75, 0.5]:
+        model = fc(dropout_keep_ratio=keep, seed=123)
+        loss, _ = model.loss(X, y)
+        assert abs(loss - printed[keep]) < 1e-12
+        assert loss == model.loss(X, y, method="autodiff")[0]
+    assert any(plan is not None for plan in fc_net._traced_loss.plans.values())
+
+
+def test_engine_dropout_with_a_given_mask_draws_nothing():
+    from models import engine_layers as E
+    x = np.arange(6.0).reshape(2, 3)
+    param = {"mode": "train", "p": 0.5, "seed": 4}
+    mask = E.draw_dropout_mask(x.shape, param)
+    np.random.seed(9)
+    state = np.random.get_state()
+    out = E.dropout(x, param, mask=mask)
+    assert _random_state_equal(state, np.random.get_state())
+    assert np.array_equal(out.numpy(), E.dropout(x, param).numpy())  # the seed: the same mask
+    with pytest.raises(ValueError, match="mask of shape"):
+        E.dropout(x, param, mask=mask[:1])
+
+
+def test_engine_batchnorm_hands_out_its_input_instead_of_updating():
+    from models import engine_layers as E
+    np.random.seed(2)
+    x, gamma, beta = np.random.randn(5, 3), np.ones(3), np.zeros(3)
+    updated, handed = {"mode": "train", "momentum": 0.8}, {"mode": "train", "momentum": 0.8}
+    batches = []
+    out = E.batchnorm(x, gamma, beta, handed, batches=batches)
+    assert set(handed) == {"mode", "momentum"} and len(batches) == 1
+    assert np.array_equal(out.numpy(), E.batchnorm(x, gamma, beta, updated).numpy())
+    E.update_running_averages(handed, batches[0])  # (an array or a Tensor)
+    for k in ("running_mean", "running_var"):
+        assert np.array_equal(handed[k], updated[k])
