@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .program import _check_finite, non_finite
-from .tensor import Tensor, _wrap, as_array
+from .tensor import Tensor, as_array
 
 
 class _State(threading.local):
@@ -62,7 +62,7 @@ class Primitive:
     through it.
     """
 
-    __slots__ = ("name", "forward", "vjps", "arity", "differentiable", "unsaved", "forgets_ans",
+    __slots__ = ("name", "forward", "vjps", "paths", "arity", "differentiable", "unsaved", "forgets_ans",
                  "reads_no_input", "reads_only_shapes",
                  "prepare", "label", "method", "operator", "shape_error", "doc", "rule")
 
@@ -75,6 +75,8 @@ class Primitive:
                  rule: Sequence[str | None] | None = None) -> None:
         self.name, self.forward, self.vjps = name, forward, tuple(vjps)
         self.arity = len(self.vjps)
+        # (k, VJP) for the inputs with one: what the sweep loops over
+        self.paths = tuple((k, vjp) for k, vjp in enumerate(self.vjps) if vjp is not None)
         self.differentiable = any(vjp is not None for vjp in self.vjps)
         unsaved = _unsaved(name, self.vjps, saves)  # over (ans, *inputs)
         self.forgets_ans = any(k == 0 for k, _ in unsaved)
@@ -104,13 +106,15 @@ class Primitive:
             else:  # anything else needs converting (rare)
                 inputs, values = _converted(self, inputs)
                 break
-        try:
-            value = self.forward(*values, *params)
+        try:  # (no `*params` when there are none: building the arguments costs as much)
+            value = self.forward(*values, *params) if params else self.forward(*values)
         except _REWORDED as error:
             raise self.error(error, [np.shape(v) for v in values]) from None
         if type(value) is not np.ndarray:  # a NumPy or Python scalar
             value = np.asarray(value)
-        output = _wrap(value)
+        output = _new(Tensor)  # (_wrap, inlined)
+        output._value = value
+        output.name = None
         state = _state
         where = None
         if state.anomaly:
@@ -163,6 +167,7 @@ def _unsaved(name, vjps, saves):
                  if n not in saves.split())
 
 
+_new = object.__new__
 _NUMBERS = (float, int)  # not bool, whose type is not int
 _REWORDED = (ValueError, IndexError, TypeError, OverflowError, MemoryError)
 

@@ -88,8 +88,8 @@ class Program:
         elif op.reads_no_input:  # (exp, relu, ...: their VJPs read only ans)
             saved = arrays = op.reads_no_input
         elif op.reads_only_shapes:  # (add, sum, reshape, ...: every input as its shape)
-            saved = arrays = tuple([tuple.__new__(Aval, (v.shape, v.dtype)) if type(v) is np.ndarray
-                                    else v for v in values])
+            saved = arrays = tuple([Aval((v.shape, v.dtype)) if type(v) is np.ndarray else v
+                                    for v in values])
         else:  # what the VJPs do not read is kept as its shape only, or not at all
             saved, arrays = list(inputs), list(values)
             for k, as_aval in unsaved:
@@ -97,9 +97,8 @@ class Program:
                 if not as_aval:
                     saved[k] = arrays[k] = None
                 elif type(array) is np.ndarray:  # (a number stays itself: it is small)
-                    saved[k] = arrays[k] = tuple.__new__(Aval, (array.shape, array.dtype))
-        self.equations.append(tuple.__new__(Equation, (op, slots, out, params, ans, saved, arrays,
-                                                       where)))
+                    saved[k] = arrays[k] = Aval((array.shape, array.dtype))
+        self.equations.append(Equation((op, slots, out, params, ans, saved, arrays, where)))
         self.given.append(inputs)
 
     def release(self):
@@ -195,15 +194,15 @@ def backward(equations, seeds, sources, depends, on_tensors, release=False, anom
             saved = arrays
             if ans is not None:
                 ans = ans._value
-        args = (g, ans, *saved, *params)
-        for k, vjp in enumerate(op.vjps):
+        args = (g, ans, *saved, *params) if params else (g, ans, *saved)
+        for k, vjp in op.paths:
             slot = inputs[k]
-            if vjp is None or slot is None or depends is not None and slot not in depends:
+            if slot is None or depends is not None and slot not in depends:
                 continue
-            value = saved[k]
             gx = vjp(*args)
             if gx is None:  # (a custom gradient's "no gradient")
                 continue
+            value = saved[k]
             # e.g. a float32 weight meeting float64 data (`is`: the common case; None: a value
             # the VJP does not read, of an op whose result has the input's dtype)
             if value is not None and gx.dtype is not value.dtype and gx.dtype != value.dtype:
