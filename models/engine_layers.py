@@ -93,7 +93,8 @@ def _batchnorm(x, gamma, beta, bn_param, axis, shape, rows, batches=None):
         zeros = np.zeros(shape[1], dtype=_dtype(x))
         running_mean = bn_param.setdefault("running_mean", zeros)
         running_var = bn_param.setdefault("running_var", zeros)
-        x_hat = (x - np.reshape(running_mean, shape)) / np.sqrt(np.reshape(running_var, shape) + eps)
+        # (engine ops, NumPy's numbers: a compiled forward passes the averages in as Tensors)
+        x_hat = (x - tflc.reshape(running_mean, shape)) / tflc.sqrt(tflc.reshape(running_var, shape) + eps)
     return gamma * x_hat + beta
 
 

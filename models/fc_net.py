@@ -10,7 +10,9 @@
   cs231n's order, and passed in; batchnorm's inputs come out, and the running averages are
   updated from them afterwards with layers.batchnorm_forward's NumPy. The loss, the running
   averages and the random draws are the eager tape's exactly; the gradients too with batchnorm
-  (compiled with `exact`), and to rounding without it (the passes simplify the adjoint).
+  (compiled with `exact`), and to rounding without it (the passes simplify the adjoint). The
+  test-mode scores (`loss(X)`) are compiled as well (`_scores`, the running averages passed in),
+  bit for bit the eager tape's.
 - method="manual": cs231n's path, the hand-derived layers of `models.layers`: every
   `*_forward` keeps its cache and the `*_backward` passes run in reverse order.
 
@@ -255,10 +257,30 @@ class _AffineNet:
             loss, grads = self._hand(self.params, X, y, reg, self.dropout_param, self.bn_params)
             return loss, {k: grads[k].astype(v.dtype, copy=False) for k, v in self.params.items()}
         if y is None:
+            if method == "traced":
+                return self._traced_scores(X)
             return self._engine_forward(self._variables(), X, None, reg)[1]["scores"].numpy()
         if method == "traced":
             return self._traced_loss(X, y, reg)
         return self._autodiff_loss(X, y, reg)
+
+    def _traced_scores(self, X):
+        """The compiled test-mode forward pass: batchnorm's running averages are arguments (set
+        to zeros first where there are none, as the eager batchnorm does), and a seeded dropout
+        reseeds NumPy's generator here, as its identity in test mode does."""
+        if self.use_dropout and "seed" in self.dropout_param:
+            np.random.seed(self.dropout_param["seed"])
+        running = ()
+        if self.normalization == "batchnorm":
+            dims = [self.params[f"W{i}"].shape[1] for i in range(1, self.num_layers)]
+            running = tuple((b.setdefault("running_mean", np.zeros(D, dtype=X.dtype)),
+                             b.setdefault("running_var", np.zeros(D, dtype=X.dtype)))
+                            for b, D in zip(self.bn_params, dims))
+            norm_params = tuple((("eps", b.get("eps", 1e-5)), ("mode", "test")) for b in self.bn_params)
+        else:
+            norm_params = tuple(tuple(sorted(b.items())) for b in self.bn_params)
+        return _traced_forward(self.params, X, running, self.num_layers, self.normalization,
+                               norm_params, self.use_dropout).numpy()
 
     def _traced_loss(self, X, y, reg):
         """The compiled training step: dropout's masks drawn here first, layer by layer with
@@ -353,6 +375,19 @@ def _train_step(p, X, y, reg, masks, L, normalization, norm_params):
 # measurable here: 392 vs 394 us a digits step.)
 _traced_loss = tflc.jit(_train_step)
 _traced_exact_loss = tflc.jit(_train_step, exact=True)
+
+
+def _scores(p, X, running, L, normalization, norm_params, use_dropout):
+    """The test-mode scores `_traced_forward` compiles: batchnorm's running averages `running`
+    ((mean, var) per layer) are arguments; dropout is the identity."""
+    bn_params = [dict(items) for items in norm_params]
+    for bn_param, (mean, var) in zip(bn_params, running):
+        bn_param["running_mean"], bn_param["running_var"] = mean, var
+    dropout_param = {"mode": "test", "p": 1.0} if use_dropout else None
+    return _engine_forward(p, X, None, 0.0, L, normalization, bn_params, dropout_param)[1]["scores"]
+
+
+_traced_forward = tflc.jit(_scores, exact=True)
 
 
 class TwoLayerNet(_AffineNet):

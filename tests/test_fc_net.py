@@ -560,3 +560,42 @@ def test_engine_batchnorm_hands_out_its_input_instead_of_updating():
     E.update_running_averages(handed, batches[0])  # (an array or a Tensor)
     for k in ("running_mean", "running_var"):
         assert np.array_equal(handed[k], updated[k])
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"normalization": "batchnorm", "dropout_keep_ratio": 0.7, "seed": 2},
+    {"normalization": "layernorm", "dropout_keep_ratio": 0.5},
+    {},
+], ids=["batchnorm-dropout-seeded", "layernorm-dropout", "plain"])
+def test_the_compiled_scores_are_the_tape_s(kwargs):
+    """loss(X) (test mode) compiles too: the running averages are arguments (zeros set into
+    bn_params first where there are none, as the eager batchnorm does), a seeded dropout reseeds
+    the generator as the eager one does; the scores are the eager tape's, bit for bit, before and
+    after training steps."""
+    import copy
+    import warnings
+
+    from models import fc_net
+    np.random.seed(3)
+    model = FullyConnectedNet([7, 6], input_dim=5, num_classes=4, reg=0.1, weight_scale=0.3,
+                              dtype=np.float64, **kwargs)
+    twin = copy.deepcopy(model)
+    X = np.random.randn(6, 5)
+    for _ in range(3):
+        state = np.random.get_state()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            scores = model.loss(X)
+        after = np.random.get_state()
+        np.random.set_state(state)
+        expected = twin.loss(X, method="autodiff")
+        assert _random_state_equal(after, np.random.get_state())
+        assert scores.dtype == expected.dtype and np.array_equal(scores, expected)
+        for ours, theirs in zip(model.bn_params, twin.bn_params):
+            assert ours.keys() == theirs.keys() and all(np.array_equal(ours[k], theirs[k]) for k in theirs)
+        y = np.random.randint(4, size=6)
+        state = np.random.get_state()
+        model.loss(X, y)
+        np.random.set_state(state)
+        twin.loss(X, y, method="autodiff")
+    assert any(plan is not None for plan in fc_net._traced_forward.plans.values())
