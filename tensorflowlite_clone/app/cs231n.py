@@ -41,8 +41,8 @@ ONLY_FOR = {"--epochs": ("epochs", KINDS),
             "--iters": ("iters", ("softmax", "two-layer")),
             "--init-std": ("init_std", ("softmax", "two-layer", "fc-net", "conv-net")),
             "--reg": ("reg", ("softmax", "two-layer", "fc-net", "conv-net")),
-            # cs231n's models train with the tape's eager step (their dropout and batchnorm
-            # draw masks and update averages, which a compiled step cannot redo)
+            # cs231n's models train through the Solver, which calls cs231n's loss(X, y): the
+            # compiled step (their method="autodiff" is the eager one, from Python)
             "--eager": ("eager", ("softmax", "two-layer"))}
 
 
