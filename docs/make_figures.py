@@ -76,24 +76,11 @@ def explore_pages():
 
 def screenshot(html, png, step_of, size=(1400, 860)):
     """A PNG of the page `html` at the step `step_of(steps)`, in headless Chromium."""
-    sys.path.insert(0, str(DOCS.parent))
-    import pytest
-
-    from tests.browser import chromium, console_errors
-    try:
-        with chromium(*size) as driver:
-            driver.get(Path(html).as_uri())
-            steps = driver.execute_script(
-                "return JSON.parse(document.getElementById('explorer-data').textContent).steps")
-            driver.execute_script(f"window.explorer.go({step_of(steps)})")
-            errors = console_errors(driver)
-            if errors:
-                raise RuntimeError(f"{html}: console errors {errors}")
-            driver.save_screenshot(str(png))
-    except pytest.skip.Exception as skipped:
-        print(f"skipped {png.name}: {skipped}")
-        return
-    print("wrote", png)
+    def go(driver):
+        steps = driver.execute_script(
+            "return JSON.parse(document.getElementById('explorer-data').textContent).steps")
+        driver.execute_script(f"window.explorer.go({step_of(steps)})")
+    shoot(Path(html).as_uri(), png, size, go)
 
 
 def live_screenshot(png=DOCS / "live_training.png", size=(1400, 1000)):
@@ -102,29 +89,37 @@ def live_screenshot(png=DOCS / "live_training.png", size=(1400, 1000)):
     import tempfile
     import time
 
-    import pytest
-
-    sys.path.insert(0, str(DOCS.parent))
-    from tests.browser import chromium, console_errors
     with tempfile.TemporaryDirectory() as out:
         run = subprocess.Popen([sys.executable, "-m", "tensorflowlite_clone", "train", "--model",
                                 "two-layer", "--iters", "40000", "--quiet", "--live", "--port", "0",
                                 "--out", out], stdout=subprocess.PIPE, text=True)
         try:
             url = next(line for line in run.stdout if line.startswith("live view:")).split()[2]
-            with chromium(*size) as driver:
-                driver.get(url)
-                time.sleep(4)  # a few thousand iterations, a few dozen probes
-                errors = console_errors(driver)
-                if errors:
-                    raise RuntimeError(f"{url}: console errors {errors}")
-                driver.save_screenshot(str(png))
-        except pytest.skip.Exception as skipped:
-            print(f"skipped {png.name}: {skipped}")
-            return
+            # a few thousand iterations, a few dozen probes
+            shoot(url, png, size, lambda driver: time.sleep(4))
         finally:
             run.terminate()
             run.wait()
+
+
+def shoot(url, png, size, prepare):
+    """Open `url` in headless Chromium, `prepare(driver)`, and save a PNG if the console holds
+    no errors; without Chromium, say so and skip."""
+    sys.path.insert(0, str(DOCS.parent))
+    import pytest
+
+    from tests.browser import chromium, console_errors
+    try:
+        with chromium(*size) as driver:
+            driver.get(url)
+            prepare(driver)
+            errors = console_errors(driver)
+            if errors:
+                raise RuntimeError(f"{url}: console errors {errors}")
+            driver.save_screenshot(str(png))
+    except pytest.skip.Exception as skipped:
+        print(f"skipped {png.name}: {skipped}")
+        return
     print("wrote", png)
 
 
