@@ -100,3 +100,32 @@ def test_the_live_page_follows_training_and_then_says_stopped(browser):
              "the page to say that training stopped")
     # the last curves stay: all the iterations that ran
     assert points() == ITERATIONS
+
+
+def test_the_page_follows_the_tflc_train_live_command(browser, tmp_path):
+    """The command itself, as a user runs it: its printed URL serves the page, whose loss curve
+    grows while it trains; Ctrl-C (SIGINT) stops training and server, and the page says so."""
+    import signal
+    import subprocess
+    import sys
+
+    run = subprocess.Popen([sys.executable, "-m", "tensorflowlite_clone", "train", "--model",
+                            "two-layer", "--iters", "200000", "--quiet", "--live", "--port", "0",
+                            "--out", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = next(line for line in run.stdout if line.startswith("live view:"))
+        url = line.split()[2]
+        console_errors(browser)
+        browser.get(url)
+        points = lambda: attribute_count(browser, "#loss-chart polyline", "data-points")  # noqa: E731
+        first = wait_for(points, 10, "the first loss points")
+        wait_for(lambda: points() > first, 10, "the loss curve to grow")
+        assert console_errors(browser) == []
+        run.send_signal(signal.SIGINT)
+        assert run.wait(20) == 130
+        wait_for(lambda: "training stopped" in browser.find_element("id", "status").text, 10,
+                 "the page to say that training stopped")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
