@@ -116,17 +116,25 @@ class Primitive:
         output._value = value
         output.name = None
         state = _state
+        if state.anomaly or state.tracing is not None:
+            self._noted(state, inputs, values, output, value, params)
+        else:  # (the common case, in as few steps as it takes)
+            for tape in state.recording:
+                tape.record(self, inputs, values, output, value, params, None)
+        return output
+
+    def _noted(self, state, inputs, values, output, value, params):
+        """`__call__`'s recording under detect_anomaly (checked, with the user's line) or while a
+        trace records."""
         where = None
         if state.anomaly:
             where = _user_frame()
             _check_forward(self, value, values, where)
-        recording = state.recording
-        if recording:
+        if state.recording:
             if state.tracing is not None:  # raw argument arrays as the trace's Tensors, for every
                 inputs = state.tracing.as_tensors(inputs)  # tape: VJPs must meet them as Tensors
-            for tape in recording:
+            for tape in state.recording:
                 tape.record(self, inputs, values, output, value, params, where)
-        return output
 
     def bind(self, *args: Any) -> Any:
         """The op as a VJP uses it: on arrays, the bare forward (an array out); when an input is

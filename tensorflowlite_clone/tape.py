@@ -114,15 +114,13 @@ class GradientTape:
         is first used (TF's watch_accessed_variables)."""
         if not op.differentiable or value.dtype.kind not in "fc":
             return
-        slot_of, slots, found = self._program.slot_of, [], False
+        slot_of, slots = self._program.slot_of, []
         for x in inputs:  # (a loop, not a comprehension: this runs on every op)
             slot = slot_of.get(id(x))
             if slot is None and type(x) is Variable:
                 slot = self._variable_slot(x)
-            if slot is not None:
-                found = True
             slots.append(slot)
-        if found:  # something here leads back to a watched value
+        if slots.count(None) != len(slots):  # something here leads back to a watched value
             self._program.add(op, inputs, tuple(slots), values, output, value, params, where)
 
     def _variable_slot(self, x):
@@ -170,7 +168,7 @@ class GradientTape:
         if unconnected is UnconnectedGradients.ZERO:
             grads = [np.zeros_like(_array(s)) if g is None else g
                      for g, s in zip(grads, flat_sources)]
-        handed_out = {id(seed) for seed in seeds}  # a seed may be the caller's own array
+        handed_out = set(map(id, seeds))  # a seed may be the caller's own array
         return _unflatten(sources, iter([_as_result(g, handed_out) for g in grads]))
 
     def jacobian(self, target: Tensor, sources: Structure,
@@ -282,7 +280,7 @@ class GradientTape:
         A target is its own source (du/du = 1, as in TF), watched or not."""
         program = self._program
         slot_of = program.slot_of
-        sources = [slot_of.get(id(s)) for s in flat_sources]  # None: never watched nor computed
+        sources = list(map(slot_of.get, map(id, flat_sources)))  # None: never watched nor computed
         connected = [s for s in sources if s is not None]
         # when every leaf is a source, every slot depends on one (None)
         depends = (None if set(program.leaves) <= set(connected) else

@@ -27,14 +27,16 @@ OPS = {name: op for module in FAMILIES for name, op in _ops_of(module)}
 def _install(op):
     """`op` as the Tensor operator or method it names, if any."""
     operator, method = getattr(op, "operator", None), getattr(op, "method", None)
+    # (a Primitive's bound __call__: calling the instance costs a lookup more, on every op)
+    call = op.__call__ if isinstance(op, Primitive) else op
     if operator == "__neg__":
-        Tensor.__neg__ = lambda self: op(self)
+        Tensor.__neg__ = lambda self: call(self)
     elif operator:
-        setattr(Tensor, operator, lambda self, other: op(self, other))
+        setattr(Tensor, operator, lambda self, other: call(self, other))
         if operator in _REFLECTED:
-            setattr(Tensor, "__r" + operator[2:], lambda self, other: op(other, self))
+            setattr(Tensor, "__r" + operator[2:], lambda self, other: call(other, self))
     if method:
-        setattr(Tensor, method, lambda self, *args, **kwargs: op(self, *args, **kwargs))
+        setattr(Tensor, method, lambda self, *args, **kwargs: call(self, *args, **kwargs))
 
 
 for _op in OPS.values():
