@@ -94,7 +94,10 @@ class Primitive:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
         if self.prepare is None:
-            inputs, params = args[:self.arity], args[self.arity:]
+            if len(args) == self.arity:  # (no parameters: slicing costs as much as the rest)
+                inputs, params = args, ()
+            else:
+                inputs, params = args[:self.arity], args[self.arity:]
         else:
             inputs, params = self.prepare(*args, **kwargs)
         values = []

@@ -125,8 +125,9 @@ class GradientTape:
 
     def _variable_slot(self, x):
         """The slot of a Variable met for the first time: watched if it is trainable and floats."""
-        if x.trainable and x.dtype.kind in "fc" and self.watch_accessed_variables:
-            return self._watch(x)
+        if x.trainable and x._value.dtype.kind in "fc" and self.watch_accessed_variables:
+            self._variables.append(x)  # (what _watch does, for a Variable it has not seen)
+            return self._program.leaf(x)
         return None
 
     def watched_variables(self) -> tuple[Variable, ...]:
@@ -239,7 +240,7 @@ class GradientTape:
 
     def _targets(self, target, output_gradients, what="gradient"):
         """The flat targets and the seed of each (ones, or its `output_gradients`)."""
-        if type(target) is Tensor and output_gradients is None and target.dtype.kind in "fc":
+        if type(target) is Tensor and output_gradients is None and target._value.dtype.kind in "fc":
             return [target], [_seed(target, None, bool(_state.recording))]  # (the common case)
         targets = _flatten(target)
         if output_gradients is None:
