@@ -88,9 +88,10 @@ class Program:
         elif op.reads_no_input:  # (exp, relu, ...: their VJPs read only ans)
             saved = arrays = op.reads_no_input
         elif op.reads_only_shapes:  # (add, sum, reshape, ...: every input as its shape)
-            saved = arrays = []
+            avals = []
             for v in values:  # (a loop: a comprehension costs as much as an Aval more)
-                arrays.append(Aval((v.shape, v.dtype)) if type(v) is np.ndarray else v)
+                avals.append(Aval((v.shape, v.dtype)) if type(v) is np.ndarray else v)
+            saved = arrays = tuple(avals)
         else:  # what the VJPs do not read is kept as its shape only, or not at all
             saved, arrays = list(inputs), list(values)
             for k, as_aval in unsaved:
