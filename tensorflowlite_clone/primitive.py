@@ -62,8 +62,8 @@ class Primitive:
     through it.
     """
 
-    __slots__ = ("name", "forward", "vjps", "paths", "arity", "differentiable", "unsaved", "forgets_ans",
-                 "reads_no_input", "reads_only_shapes",
+    __slots__ = ("name", "forward", "vjps", "paths", "arity", "differentiable", "unsaved",
+                 "forgets_ans", "reads_no_input", "reads_only_shapes",
                  "prepare", "label", "method", "operator", "shape_error", "doc", "rule")
 
     def __init__(self, name: str, forward: Callable[..., Any],
