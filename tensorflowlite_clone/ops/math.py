@@ -46,13 +46,16 @@ def _nonzero(v):
 
 # --- powers and roots --------------------------------------------------------------------------
 sqrt = Primitive("sqrt", np.sqrt, (lambda g, ans, _x: g / (2 * ans),), saves="ans",
+                 rule=("{g} / (2·{ans})",),
                  doc="Square root; sqrt'(0) = inf (1 / (2 * 0)), as NumPy's arithmetic and JAX give.")
-square = Primitive("square", np.square, (lambda g, ans, x: g * (2 * x),), saves="x")
+square = Primitive("square", np.square, (lambda g, ans, x: g * (2 * x),), saves="x",
+                   rule=("{g} ⊙ 2·{x}",))
 
 # --- sign and magnitude ------------------------------------------------------------------------
 sign = Primitive("sign", np.sign, (lambda g, ans, _x: _zeros(g),), saves="",
                  doc="-1, 0 or 1 (NaN for NaN); piecewise constant: gradient 0 everywhere.")
 abs = Primitive("abs", np.abs, (lambda g, ans, x: g * sign.bind(x),), saves="x",
+                rule=("{g} ⊙ sign({x})",),
                 method="__abs__", doc="|x|; abs'(0) is taken as sign(0) = 0, as PyTorch and TF do.")
 absolute = abs  # NumPy's other name for it
 copysign = Primitive("copysign", np.copysign, (
@@ -63,9 +66,12 @@ copysign = Primitive("copysign", np.copysign, (
     doc="|x| with the sign of y; d/dx = ±sign(x) (0 at x = 0, as abs'), d/dy = 0.")
 
 # --- trigonometric and hyperbolic ----------------------------------------------------------------
-sin = Primitive("sin", np.sin, (lambda g, ans, x: g * cos.bind(x),), saves="x")
-cos = Primitive("cos", np.cos, (lambda g, ans, x: -g * sin.bind(x),), saves="x")
-tan = Primitive("tan", np.tan, (lambda g, ans, _x: g * (1 + ans * ans),), saves="ans")
+sin = Primitive("sin", np.sin, (lambda g, ans, x: g * cos.bind(x),), saves="x",
+                rule=("{g} ⊙ cos {x}",))
+cos = Primitive("cos", np.cos, (lambda g, ans, x: -g * sin.bind(x),), saves="x",
+                rule=("−{g} ⊙ sin {x}",))
+tan = Primitive("tan", np.tan, (lambda g, ans, _x: g * (1 + ans * ans),), saves="ans",
+                rule=("{g} ⊙ (1 + {ans}²)",))
 arcsin = Primitive("arcsin", np.arcsin, (lambda g, ans, x: g / sqrt.bind(1 - x * x),), saves="x",
                    doc="Inverse sine on [-1, 1]; the gradient is inf at ±1.")
 arccos = Primitive("arccos", np.arccos, (lambda g, ans, x: -g / sqrt.bind(1 - x * x),), saves="x",
@@ -212,6 +218,7 @@ minimum = Primitive("minimum", np.minimum, (
     lambda g, ans, x, y: _unbroadcast(g * _tie_share(y, x, g.dtype), x.shape),
     lambda g, ans, x, y: _unbroadcast(g * _tie_share(x, y, g.dtype), y.shape)),
     BROADCAST_ERROR, saves="x y",
+    rule=("unbroadcast({g} ⊙ [{x} < {y}])  (ties: ½)", "unbroadcast({g} ⊙ [{y} < {x}])  (ties: ½)"),
     doc="Elementwise minimum (NaN wins, as NumPy's); where x == y each side gets half the "
         "gradient.")
 
