@@ -110,7 +110,17 @@ def jit(f: Callable[..., Any], *, exact: bool = False) -> Callable[..., Any]:
                     "f must compute only with the engine's ops on its arguments (a value computed "
                     "outside them, such as a comparison or arithmetic on .numpy(), is frozen into "
                     "the trace). Run this f without jit.")
-            if not _close(result, plain):  # never a wrong number: the plain plan from now on
+            if plan.rewritten and not _finite(plain):
+                # (f overflowed: where its gradient is NaN the simplified one may be finite, so
+                # the rewrites wait for a call whose numbers can check them; f's numbers now)
+                plan.unchecked += 1
+                if plan.unchecked < MAX_UNCHECKED:
+                    return plain
+                why[signature] += "; its adjoint's simplification was dropped (f's results were " \
+                                  "never finite to check it against)"
+                plan.drop_rewrites()
+                result = plain
+            elif not _close(result, plain):  # never a wrong number: the plain plan from now on
                 warnings.warn("jit: the simplified adjoint of f differs from its plain one beyond "
                               "rounding; f's plan for these arguments runs without the rewrites "
                               "that may round differently (jit(f, exact=True) makes none)",
@@ -137,6 +147,7 @@ def jit(f: Callable[..., Any], *, exact: bool = False) -> Callable[..., Any]:
 
 
 MAX_PLANS = 32  # per traced function
+MAX_UNCHECKED = 4  # calls whose results, not finite, cannot check a plan's rewrites
 
 
 def _describe(value, leaves):
@@ -309,6 +320,12 @@ class _Plan:
         # a rewrite that may round differently is checked against the plan without it
         self._reference = None if same_bits else _generate(program, arguments, outputs,
                                                            self._tensors, exact=True)
+        self.unchecked = 0  # first replays whose results could not check the rewrites
+
+    @property
+    def rewritten(self):
+        """Whether the plan has rewrites that may round differently (a plain twin to check)."""
+        return self._reference is not None
 
     def drop_rewrites(self):
         """From now on, run the plan without the rewrites that may round differently."""
@@ -468,6 +485,12 @@ def _same(result, expected):
         elif not (a is b or type(a) is type(b) and np.array_equal(a, b)):
             return False
     return True
+
+
+def _finite(result):
+    """Whether every float array among the Tensors of `result` is finite."""
+    return all(np.isfinite(x.numpy()).all() for x in _flatten(result)
+               if isinstance(x, Tensor) and x.dtype.kind in "fc")
 
 
 def _close(result, reference):
