@@ -162,6 +162,81 @@ def _over_last_axis(line, ndim):
     return len(axes) == 1 and axes[0] in (ndim - 1, -1) and line.params[1] is True
 
 
+class _Sweep:
+    """The lines as one backward sweep went through them: `notes` maps a slot to its gradient's
+    slot; `only(slot, *readers)` says whether the sweep went back from `slot` into those lines
+    and no others; `made_by(slot, op)` is the line of `op` that computes slot, or None."""
+
+    def __init__(self, lines, notes, producer):
+        self.notes, self.producer, self.uses = notes, producer, {}
+        for line in lines:
+            if line.output in notes:
+                for s in line.inputs:
+                    self.uses.setdefault(s, []).append(line)
+
+    def only(self, slot, *readers):
+        return sorted(map(id, self.uses.get(slot, ()))) == sorted(map(id, readers))
+
+    def made_by(self, slot, op):
+        line = self.producer.get(slot)
+        return line if line is not None and line.op is op else None
+
+
+def _one_pick_per_row(pick, entries, arguments, slot_of):
+    """Whether `pick` is x[arange(N), labels] of a 2-D x (rows fixed, not an argument)."""
+    picked_from, index = pick.inputs[0], pick.params[0]
+    x = entries[picked_from] if picked_from is not None else None
+    return (x is not None and x.ndim == 2 and type(index) is tuple and len(index) == 2
+            and all(type(i) is np.ndarray and i.dtype.kind in "iu" for i in index)
+            and slot_of.get(id(index[0])) not in arguments
+            and np.array_equal(index[0], np.arange(x.shape[0])) and index[1].shape == (x.shape[0],))
+
+
+def _cross_entropy_adjoint(pick, sweep, entries):
+    """The one Line computing the gradient of the logits z of `pick` = log(softmax(z))[rows,
+    labels] (either form), in place of the sweep's; or None where the pattern, or the sweep's
+    going back through nothing else of it, does not hold."""
+    only, made_by, notes = sweep.only, sweep.made_by, sweep.notes
+    picked_from = pick.inputs[0]
+    ratio, shifted = made_by(picked_from, _ops.divide), made_by(picked_from, _ops.subtract)
+    if ratio is not None:  # p = e / s, picked, then log: g is the log's gradient
+        e, total = ratio.inputs
+        logs = [line for line in sweep.uses.get(pick.output, ()) if line.op is _ops.log]
+        if not (len(logs) == 1 and only(pick.output, logs[0]) and logs[0].output in notes
+                and only(total, ratio)):
+            return None
+        g, readers_of_e, readers_of_z = notes[logs[0].output], (ratio,), ()
+    elif shifted is not None and made_by(shifted.inputs[1], _ops.log):  # z - log(s), picked
+        log_total = made_by(shifted.inputs[1], _ops.log)
+        e, total = None, log_total.inputs[0]
+        if not (only(shifted.inputs[1], shifted) and only(total, log_total)):
+            return None
+        g, readers_of_e, readers_of_z = notes[pick.output], (), (shifted,)
+    else:
+        return None
+    summed = made_by(total, _ops.sum)
+    if summed is None or e not in (None, summed.inputs[0]) or not _over_last_axis(summed, 2):
+        return None
+    e = summed.inputs[0]
+    exp = made_by(e, _ops.exp)
+    if exp is None or not only(e, summed, *readers_of_e):
+        return None
+    z = exp.inputs[0]
+    if (shifted is not None and shifted.inputs[0] != z) or not (
+            z in notes and notes[z] in sweep.producer and only(z, exp, *readers_of_z)):
+        return None
+    x = entries[picked_from]
+    if not (entries[g].dtype == entries[notes[z]].dtype == x.dtype
+            and entries[g].shape == (x.shape[0],)):
+        return None
+    if ratio is not None:
+        op, inputs = SOFTMAX_CROSS_ENTROPY, (picked_from, g)
+    else:
+        op, inputs = LOG_SOFTMAX_CROSS_ENTROPY, (e, total, g)
+    return Line(op, inputs, notes[z], pick.params, tuple(entries[s] for s in inputs),
+                pick.reads_arguments)
+
+
 def cross_entropy_adjoints(lines, adjoints, entries, arguments, slot_of):
     """(lines, rewritten): the lines with the gradient of the logits z of every
     `log(softmax(z))[rows, labels]` (rows 0..N-1, so one pick per row) computed in one line, when
@@ -171,68 +246,13 @@ def cross_entropy_adjoints(lines, adjoints, entries, arguments, slot_of):
     producer = {line.output: line for line in lines}
     replaced = {}
     for notes in adjoints:
-        uses = {}  # slot -> the lines reading it that the sweep went back through
-        for line in lines:
-            if line.output in notes:
-                for s in line.inputs:
-                    uses.setdefault(s, []).append(line)
-
-        def only(slot, *readers, uses=uses):  # the sweep went back from slot only into these
-            return sorted(map(id, uses.get(slot, ()))) == sorted(map(id, readers))
-
-        def made_by(slot, op):
-            line = producer.get(slot)
-            return line if line is not None and line.op is op else None
-
+        sweep = _Sweep(lines, notes, producer)
         for pick in lines:
-            if pick.op is not _ops.getitem or pick.output not in notes:
-                continue
-            picked_from, index = pick.inputs[0], pick.params[0]
-            x = entries[picked_from] if picked_from is not None else None
-            if not (x is not None and x.ndim == 2 and type(index) is tuple and len(index) == 2
-                    and all(type(i) is np.ndarray and i.dtype.kind in "iu" for i in index)
-                    and slot_of.get(id(index[0])) not in arguments
-                    and np.array_equal(index[0], np.arange(x.shape[0])) and index[1].shape == (x.shape[0],)
-                    and only(picked_from, pick)):
-                continue
-            ratio, shifted = made_by(picked_from, _ops.divide), made_by(picked_from, _ops.subtract)
-            if ratio is not None:  # p = e / s, picked, then log: g is the log's gradient
-                e, total = ratio.inputs
-                logs = [line for line in uses.get(pick.output, ()) if line.op is _ops.log]
-                if not (len(logs) == 1 and only(pick.output, logs[0]) and logs[0].output in notes
-                        and only(total, ratio)):
-                    continue
-                g, readers_of_e = notes[logs[0].output], (ratio,)
-            elif shifted is not None and made_by(shifted.inputs[1], _ops.log):  # z - log(s), picked
-                log_total = producer[shifted.inputs[1]]
-                e, total = None, log_total.inputs[0]
-                if not (only(shifted.inputs[1], shifted) and only(total, log_total)):
-                    continue
-                g, readers_of_e = notes[pick.output], ()
-            else:
-                continue
-            summed = made_by(total, _ops.sum)
-            if summed is None or e not in (None, summed.inputs[0]) or not _over_last_axis(summed, 2):
-                continue
-            e = summed.inputs[0]
-            exp = made_by(e, _ops.exp)
-            if exp is None or not only(e, summed, *readers_of_e):
-                continue
-            z = exp.inputs[0]
-            if shifted is not None and shifted.inputs[0] != z:
-                continue
-            if not (z in notes and notes[z] in producer
-                    and only(z, exp, *(() if ratio is not None else (shifted,)))):
-                continue
-            grad = entries[notes[z]]
-            if not (entries[g].dtype == grad.dtype == x.dtype and entries[g].shape == (x.shape[0],)):
-                continue
-            if ratio is not None:
-                op, inputs = SOFTMAX_CROSS_ENTROPY, (picked_from, g)
-            else:
-                op, inputs = LOG_SOFTMAX_CROSS_ENTROPY, (e, total, g)
-            replaced[notes[z]] = Line(op, inputs, notes[z], (index,),
-                                      tuple(entries[s] for s in inputs), pick.reads_arguments)
+            if pick.op is _ops.getitem and pick.output in notes and sweep.only(pick.inputs[0], pick) \
+                    and _one_pick_per_row(pick, entries, arguments, slot_of):
+                line = _cross_entropy_adjoint(pick, sweep, entries)
+                if line is not None:
+                    replaced[line.output] = line
     return [replaced.get(line.output, line) for line in lines], bool(replaced)
 
 
@@ -247,7 +267,7 @@ def _shape(x):
     return tuple(np.shape(x))
 
 
-_ELEMENTWISE = None  # (add, subtract, multiply, divide), set on first use (ops import this late)
+_ELEMENTWISE = (_ops.add, _ops.subtract, _ops.multiply, _ops.divide)
 
 
 def _rewrite(line, producer, rounding):
@@ -304,9 +324,6 @@ def _rewrite(line, producer, rounding):
 def simplify(lines, rounding=True):
     """(lines, exact): each line rewritten (repeatedly) by `_rewrite`'s identities (only those
     that give the same bits, without `rounding`); exact is whether every rewrite did."""
-    global _ELEMENTWISE
-    if _ELEMENTWISE is None:
-        _ELEMENTWISE = (_ops.add, _ops.subtract, _ops.multiply, _ops.divide)
     producer, kept, exact = {}, [], True
     for line in lines:
         while (rewritten := _rewrite(line, producer, rounding)) is not None:
