@@ -100,35 +100,20 @@ def jit(f: Callable[..., Any], *, exact: bool = False) -> Callable[..., Any]:
         plan = plans[signature]
         if plan is None:
             return f(*_float_tensors(args))
-        result = plan.run(leaves)
-        if not plan.checked:  # the first replay (on new values, as a rule): compare with f itself
-            plain = plan.run(leaves, reference=True)
-            if not _same(plain, f(*_float_tensors(args))):
-                del plans[signature]
-                raise RuntimeError(
-                    "jit: replaying f's recorded ops gave a different result from running f; "
-                    "f must compute only with the engine's ops on its arguments (a value computed "
-                    "outside them, such as a comparison or arithmetic on .numpy(), is frozen into "
-                    "the trace). Run this f without jit.")
-            if plan.rewritten and not _finite(plain):
-                # (f overflowed: where its gradient is NaN the simplified one may be finite, so
-                # the rewrites wait for a call whose numbers can check them; f's numbers now)
-                plan.unchecked += 1
-                if plan.unchecked < MAX_UNCHECKED:
-                    return plain
-                why[signature] += "; its adjoint's simplification was dropped (f's results were " \
-                                  "never finite to check it against)"
-                plan.drop_rewrites()
-                result = plain
-            elif not _close(result, plain):  # never a wrong number: the plain plan from now on
-                warnings.warn("jit: the simplified adjoint of f differs from its plain one beyond "
-                              "rounding; f's plan for these arguments runs without the rewrites "
-                              "that may round differently (jit(f, exact=True) makes none)",
-                              RuntimeWarning, stacklevel=2)
-                why[signature] += "; its adjoint's simplification was dropped (it failed the check)"
-                plan.drop_rewrites()
-                result = plain
-            plan.checked = True
+        if plan.checked:
+            return plan.run(leaves)
+        # the first replay (on new values, as a rule): compared with running f itself
+        checked = plan.first_replay(leaves, f(*_float_tensors(args)))
+        if checked is None:
+            del plans[signature]
+            raise RuntimeError(
+                "jit: replaying f's recorded ops gave a different result from running f; "
+                "f must compute only with the engine's ops on its arguments (a value computed "
+                "outside them, such as a comparison or arithmetic on .numpy(), is frozen into "
+                "the trace). Run this f without jit.")
+        result, note = checked
+        if note:
+            why[signature] += note
         return result
 
     def explain():
@@ -326,6 +311,34 @@ class _Plan:
     def rewritten(self):
         """Whether the plan has rewrites that may round differently (a plain twin to check)."""
         return self._reference is not None
+
+    def first_replay(self, leaves, expected):
+        """(the result, a note for explain() or None) of a first replay, or None when the plan
+        without the rewrites that may round differently does not give `expected` (f's result)
+        bit for bit: f computed something the trace did not see. The rewrites are checked
+        against that plain plan to rounding; where they fail, they are dropped (with a warning),
+        and where the results are not finite (f overflowed: its gradient may be NaN where the
+        simplified one is finite) the check waits for a later call, f's numbers meanwhile."""
+        plain = self.run(leaves, reference=True)
+        if not _same(plain, expected):
+            return None
+        result, note = self.run(leaves) if self.rewritten else plain, None
+        if self.rewritten and not _finite(plain):
+            self.unchecked += 1
+            if self.unchecked < MAX_UNCHECKED:
+                return plain, None
+            note = "; its adjoint's simplification was dropped (f's results were never finite)"
+        elif not _close(result, plain):  # never a wrong number: the plain plan from now on
+            warnings.warn("jit: the simplified adjoint of f differs from its plain one beyond "
+                          "rounding; f's plan for these arguments runs without the rewrites that "
+                          "may round differently (jit(f, exact=True) makes none)", RuntimeWarning,
+                          stacklevel=3)
+            note = "; its adjoint's simplification was dropped (it failed the check)"
+        if note:
+            self.drop_rewrites()
+            result = plain
+        self.checked = True
+        return result, note
 
     def drop_rewrites(self):
         """From now on, run the plan without the rewrites that may round differently."""
