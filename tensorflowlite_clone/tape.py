@@ -295,7 +295,8 @@ class GradientTape:
                 pairs.append((slot, seed))
         equations = program.equations
         tracing = _state.tracing  # (a trace's passes want to know which value is which gradient)
-        on_adjoint = tracing.adjoint_notes(program.entries) if tracing and _state.recording else None
+        on_adjoint = (tracing.adjoint_notes(program.entries) if tracing is not None and _state.recording
+                      else None)
         if release:  # now: each array goes once the last VJP that reads it has run
             program.release()
             self._used, self._program = True, Program()
