@@ -251,7 +251,8 @@ def compare_gradients(model: Any, X: np.ndarray, y: np.ndarray, reg: float = 0.0
     A row is ok when its errors are within `tol` (hand vs autodiff; both exact up to rounding in
     float64, so loosen it for float32) and `numerical_tol` (finite differences: cs231n calls
     errors below 1e-4 fine where there are kinks, and log(p) of a small probability p loses
-    accuracy to the step h too).
+    accuracy to the step h too). Entries below the finite differences' resolution (a few ulps
+    of the loss over 2h) are compared at that resolution rather than relative to themselves.
     """
     needed = ["params", "forward_tensors"] + (["hand_derived_gradients"] if hand_derived is None
                                               else [])
@@ -279,6 +280,10 @@ def compare_gradients(model: Any, X: np.ndarray, y: np.ndarray, reg: float = 0.0
                          f"the model's tensors are {list(tensors)}")
 
     numeric = _numerical_gradients(model, X, y, reg, tensors, h) if numerical else {}
+    # central differences cannot tell apart gradients closer than a few ulps of the loss over
+    # 2h (one ulp is 1.1e-11 at a loss of 1): entries that small, such as a bias's before a
+    # batchnorm (zero, up to rounding), are compared at that resolution
+    numerical_floor = max(1e-8, 4 * np.spacing(abs(float(loss))) / (2 * h) / numerical_tol)
 
     rows = []
     for name in reversed(tensors):  # backward order: the loss first
@@ -289,7 +294,8 @@ def compare_gradients(model: Any, X: np.ndarray, y: np.ndarray, reg: float = 0.0
                 hand_err, note = float("inf"), f"hand-derived shape {hand[name].shape}"
             else:
                 hand_err = rel_error(autodiff[name], hand[name])
-        num_err = rel_error(autodiff[name], numeric[name]) if name in numeric else None
+        num_err = (rel_error(autodiff[name], numeric[name], floor=numerical_floor)
+                   if name in numeric else None)
         ok = ((hand_err is None or hand_err <= tol)
               and (num_err is None or num_err <= numerical_tol))
         kind = "parameter" if name in model.params else "intermediate"

@@ -240,3 +240,41 @@ def test_compare_gradients_names_a_model_that_is_not_one():
         compare_gradients({}, X, y, hand_derived={})
     with pytest.raises(ValueError, match="^compare_gradients: y must be the labels, got None"):
         compare_gradients(net, X, None)
+
+
+
+class Centered:
+    """loss = sum((x + b - mean(x + b))**2) + scale * sum(b): b's gradient is `scale` exactly
+    (the centring cancels b, as a batchnorm cancels the bias before it), so for scale 0 central
+    differences see only the loss's rounding. With `cut_off`, autodiff sees no path to b."""
+
+    def __init__(self, scale, cut_off=False):
+        self.params = {"b": np.random.default_rng(0).standard_normal(8)}
+        self.scale, self.cut_off = scale, cut_off
+
+    def forward_tensors(self, X, y, reg, nudge=None):
+        b = tflc.Variable(self.params["b"], name="b")
+        shifted = X + b
+        centered = shifted - tflc.mean(shifted, axis=0, keepdims=True)
+        loss = tflc.sum(centered * centered) + self.scale * tflc.sum(b)
+        return (tflc.stop_gradient(loss) + 0.0 * tflc.sum(b) if self.cut_off else loss), {"b": b}
+
+    def hand_derived_gradients(self, params, X, y, reg):
+        return {"b": np.full(8, self.scale)}
+
+
+def test_numerical_check_reads_rounding_noise_as_agreement():
+    # b's gradient is zero: autodiff gives rounding noise, central differences a few ulps of
+    # the loss over 2h where L(b + h) and L(b - h) round differently
+    X = np.random.default_rng(1).standard_normal((6, 8))
+    result = compare_gradients(Centered(0.0), X, np.zeros(6, int))
+    assert 0 < np.max(np.abs(result.numerical["b"])) < 1e-9  # the case (this data makes it)
+    assert result.ok and result.first_numerical_disagreement is None, str(result)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0])
+def test_numerical_check_still_flags_a_wrong_small_gradient(scale):
+    X = np.random.default_rng(1).standard_normal((6, 8))
+    assert compare_gradients(Centered(scale), X, np.zeros(6, int)).ok
+    wrong = compare_gradients(Centered(scale, cut_off=True), X, np.zeros(6, int))
+    assert not wrong.ok and wrong.first_numerical_disagreement == "b", str(wrong)
