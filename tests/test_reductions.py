@@ -597,3 +597,25 @@ def test_bad_arguments_name_the_op(case):
     x = tflc.Variable(np.ones((2, 3)))
     with tflc.GradientTape(), pytest.raises(error, match="^" + re.escape(message)):
         f(x)
+
+
+@SWEEP
+@given(rows=st.integers(1, 300), columns=st.integers(1, 80), keepdims=st.booleans(),
+       axis=st.sampled_from([1, -1, (1,), (-1,)]), dtype=st.sampled_from(["float32", "float64",
+                                                                          "int64"]),
+       seed=seeds)
+def test_max_and_min_of_short_rows_are_numpys(rows, columns, keepdims, axis, dtype, seed):
+    """Tall, narrow arrays (a softmax's scores) take another path through NumPy (a transposed
+    copy): the same numbers, NaN and shapes included (which of -0.0 and 0.0 a tie of zeros
+    gives depends on the order either way)."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, columns)) * 10).astype(dtype)
+    if dtype != "int64":
+        x[rng.random(x.shape) < 0.05] = -0.0
+        x[rng.random(x.shape) < 0.01] = np.nan
+    for ours, numpys in ((tflc.max, np.max), (tflc.min, np.min)):
+        got, expected = ours(x, axis=axis, keepdims=keepdims).numpy(), numpys(x, axis, keepdims=keepdims)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    # a view (not C-contiguous) takes NumPy's own path
+    np.testing.assert_array_equal(tflc.max(x[:, ::-1], axis=1).numpy(), np.max(x[:, ::-1], 1))
