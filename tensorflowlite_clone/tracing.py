@@ -295,16 +295,12 @@ class _Plan:
         f returned (its Tensors are the outputs; its structure and other leaves are kept);
         `adjoints`: which recorded value is the gradient of which (passes.py); `exact`: only
         the rewrites that keep the same bits."""
-        outputs = _flatten(out)
         self.checked = False
-        self._structure = _unflatten(out, iter([None] * len(outputs)))
-        self._tensors = [isinstance(x, Tensor) for x in outputs]
         arguments = [program.slot_of[id(leaf)] for leaf in arguments]
         self.source, self._step, self._ops, same_bits = _generate(
-            program, arguments, outputs, self._tensors, adjoints, exact)
+            program, arguments, out, adjoints, exact)
         # a rewrite that may round differently is checked against the plan without it
-        self._reference = None if same_bits else _generate(program, arguments, outputs,
-                                                           self._tensors, exact=True)
+        self._reference = None if same_bits else _generate(program, arguments, out, exact=True)
         self.unchecked = 0  # first replays whose results could not check the rewrites
 
     @property
@@ -352,16 +348,9 @@ class _Plan:
         rewrites that may round differently (the same as `run` where there are none)."""
         step = self._reference[1] if reference and self._reference is not None else self._step
         try:
-            flat = step(*[x if type(x) is np.ndarray else x._value for x in leaves])
+            return step(*[x if type(x) is np.ndarray else x._value for x in leaves])
         except _REWORDED as error:
             raise self._reworded(error) from None
-        handed_out = set()
-        for k, is_tensor in enumerate(self._tensors):
-            if is_tensor:
-                value = flat[k]
-                flat[k] = _as_result(value if type(value) is np.ndarray else np.asarray(value),
-                                     handed_out)
-        return _unflatten(self._structure, iter(flat))
 
     def _reworded(self, error):
         """`error`, raised in the generated code, naming the op whose line raised it (as the
@@ -377,13 +366,15 @@ class _Plan:
         return op.error(error, shapes)
 
 
-def _generate(program, arguments, outputs, tensors, adjoints=(), exact=False):
-    """(source, step, ops, exact): the program, cut down to what the `outputs` need and
+def _generate(program, arguments, out, adjoints=(), exact=False):
+    """(source, step, ops, exact): the program, cut down to what f's result `out` needs and
     rewritten by passes.py (only the same-bits rewrites, with `exact`), written out as a Python
-    function `step` of the `arguments` (slots); `ops` maps a line of the code to its op and
-    input shapes; `exact`: whether the rewrites kept the same bits."""
+    function `step` of the `arguments` (slots) that returns `out`'s structure with a fresh
+    Tensor for each of its Tensors; `ops` maps a line of the code to its op and input shapes;
+    `exact`: whether the rewrites kept the same bits."""
     slot_of, entries = program.slot_of, program.entries
-    names = {"asarray": np.asarray}  # the generated code's globals
+    names = {"asarray": np.asarray, "array": np.array, "wrap": _wrap, "result": _as_result}
+    outputs = _flatten(out)
     ops = {}  # line of the generated code -> (op, its input shapes)
 
     def constant(x):  # a value no equation computes: a global of the code
@@ -429,13 +420,55 @@ def _generate(program, arguments, outputs, tensors, adjoints=(), exact=False):
             lines.append(f"    v{eq.output} = asarray(v{eq.output})")
         if last:
             lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
-    values = [f"v{s}" if type(s) is int else  # a constant: the caller's own copy
-              f"{constant(x if s is None else s)}{'.copy()' * is_tensor}"
-              for s, x, is_tensor in zip(results, outputs, tensors)]
-    lines.append(f"    return [{', '.join(values)}]")
+    values = _result_values(results, outputs, owned, entries, constant)
+    if any("handed_out" in v for v in values):
+        lines.append("    handed_out = set()")
+    lines.append(f"    return {_structure_code(out, iter(values), constant)}")
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<traced step>", "exec"), names)
     return source, names["step"], ops, same_bits
+
+
+def _result_values(results, outputs, owned, entries, constant):
+    """The code of each of f's results (`results`: its slot, a constant array, or None where
+    the result is not a Tensor): a Tensor the caller owns, as the tape's results are (never a
+    read-only view, never an array handed out twice: `tape._as_result`), checked in the code
+    only where the trace could not tell."""
+    values, seen = [], set()
+    for s, x in zip(results, outputs):
+        if not isinstance(x, Tensor):
+            values.append(constant(x))
+        elif type(s) is not int:  # a constant: the caller's own copy
+            values.append(f"wrap({constant(x if s is None else s)}.copy())")
+        elif entries[s].ndim == 0:  # (maybe a NumPy scalar)
+            values.append(f"wrap(array(v{s}))")
+        elif s in owned and s not in seen and not any(
+                np.may_share_memory(entries[s]._value, entries[t]._value)
+                for t in results if type(t) is int and t != s):
+            values.append(f"wrap(v{s})")  # made here, shared with nothing
+        else:
+            values.append(f"result(v{s}, handed_out)")
+        if type(s) is int:
+            seen.add(s)
+    return values
+
+
+def _structure_code(structure, values, constant):
+    """Code building `structure` (f's result: lists, tuples, dicts, Tensors and other leaves)
+    with its leaves replaced, in `_flatten`'s order, by the code in `values`."""
+    if not isinstance(structure, (list, tuple, dict)):
+        return next(values)
+    if isinstance(structure, dict):
+        items = ", ".join(f"{constant(key)}: {_structure_code(item, values, constant)}"
+                          for key, item in structure.items())
+        return "{" + items + "}"
+    items = "".join(f"{_structure_code(item, values, constant)}, " for item in structure)
+    if type(structure) is list:
+        return f"[{items}]"
+    if type(structure) is tuple:
+        return f"({items})"
+    kind = constant(type(structure))
+    return f"{kind}({items})" if hasattr(structure, "_fields") else f"{kind}(({items}))"
 
 
 def _reusable_input(eq, last, owned, entries):
