@@ -11,7 +11,8 @@ result needs and rewritten by passes.py (what derives from constants alone compu
 repeated ops dropped, the adjoint simplified: the softmax cross-entropy's a dozen VJPs become
 the seed's `(p - 1_y)/N`), is written out as a Python function, one line per equation
 (`v7 = f3(v5, v6)`), each value deleted after its last use, and an elementwise op's result
-written into an input's array where that input dies (`out=`). The first and later calls run
+written into an input's array where that input dies (`out=`), or else, if it dies inside the
+step, into an array the plan keeps between calls (`b…`). The first and later calls run
 that function on the arguments: only the ops' NumPy forwards, without Tensors, equations,
 lookups or conversions, which is most of the eager engine's cost on small arrays.
 `jitted.plans[signature].source` shows the code: the Wengert list and its adjoint, as a program;
@@ -32,6 +33,7 @@ eagerly on the arguments as they were passed, so that tape sees its ops on what 
 """
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -132,6 +134,7 @@ def jit(f: Callable[..., Any], *, exact: bool = False) -> Callable[..., Any]:
 
 
 MAX_PLANS = 32  # per traced function
+BUFFER_SIZES = 4096, 2**20  # bytes: results outside are allocated on each call (_Buffers: why)
 MAX_UNCHECKED = 4  # calls whose results, not finite, cannot check a plan's rewrites
 
 
@@ -296,12 +299,20 @@ class _Plan:
         `adjoints`: which recorded value is the gradient of which (passes.py); `exact`: only
         the rewrites that keep the same bits."""
         self.checked = False
+        self._lock = threading.Lock()
         arguments = [program.slot_of[id(leaf)] for leaf in arguments]
         self.source, self._step, self._ops, same_bits = _generate(
             program, arguments, out, adjoints, exact)
         # a rewrite that may round differently is checked against the plan without it
         self._reference = None if same_bits else _generate(program, arguments, out, exact=True)
         self.unchecked = 0  # first replays whose results could not check the rewrites
+
+    @property
+    def kept_bytes(self):
+        """The size of the arrays the plan keeps between calls (its buffers: `b…` in the code)."""
+        code = [self._step] + ([self._reference[1]] if self._reference is not None else [])
+        return sum(value.nbytes for step in code for name, value in step.__globals__.items()
+                   if name.startswith("b") and type(value) is np.ndarray)
 
     @property
     def rewritten(self):
@@ -334,6 +345,7 @@ class _Plan:
             self.drop_rewrites()
             result = plain
         self.checked = True
+        self._reference = None  # (and its buffers)
         return result, note
 
     def drop_rewrites(self):
@@ -348,7 +360,8 @@ class _Plan:
         rewrites that may round differently (the same as `run` where there are none)."""
         step = self._reference[1] if reference and self._reference is not None else self._step
         try:
-            return step(*[x if type(x) is np.ndarray else x._value for x in leaves])
+            with self._lock:  # (the code's buffers are one per plan)
+                return step(*[x if type(x) is np.ndarray else x._value for x in leaves])
         except _REWORDED as error:
             raise self._reworded(error) from None
 
@@ -393,6 +406,7 @@ def _generate(program, arguments, out, adjoints=(), exact=False):
     lines = [f"def step({', '.join(f'v{s}' for s in arguments)}):"]
     owned = set()  # slots holding an array made here that nothing else shares
     slots = [s for s in results if type(s) is int]
+    buffers = _Buffers(names, equations, entries, slots)
     # (arguments are never deleted: the caller holds them, and params may read them)
     for k, (eq, last) in enumerate(zip(equations, last_uses(equations, [*slots, *arguments]))):
         given = eq.given
@@ -402,8 +416,14 @@ def _generate(program, arguments, out, adjoints=(), exact=False):
         output = entries[eq.output]
         names[f"f{k}"] = eq.op.forward
         into = _reusable_input(eq, last, owned, entries)
+        if into is not None and not buffers.may_inherit(into, eq.output):
+            into = None
         if into is not None:  # its result goes into an input's array that dies here
             params.append(f"out=v{into}")
+            owned.add(eq.output)
+            buffers.inherit(into, eq.output)
+        elif buffers.fits(eq, output, given):  # into an array the plan keeps between calls
+            params.append(f"out={buffers.take(eq.output, output._value)}")
             owned.add(eq.output)
         else:  # an input that the result is a view of is shared from now on
             owned.difference_update([s for s in eq.inputs if s in owned and np.may_share_memory(
@@ -420,6 +440,7 @@ def _generate(program, arguments, out, adjoints=(), exact=False):
             lines.append(f"    v{eq.output} = asarray(v{eq.output})")
         if last:
             lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
+            buffers.release(last)
     values = _result_values(results, outputs, owned, entries, constant)
     if any("handed_out" in v for v in values):
         lines.append("    handed_out = set()")
@@ -427,6 +448,88 @@ def _generate(program, arguments, out, adjoints=(), exact=False):
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<traced step>", "exec"), names)
     return source, names["step"], ops, same_bits
+
+
+class _Buffers:
+    """The arrays a plan keeps between calls for the results of elementwise ufuncs and matmul
+    that die inside the step (`out=` into them), so that the steady state allocates little
+    more than what it returns (glibc maps and unmaps arrays above 128 KiB, and trims the heap
+    behind them, which a step would otherwise pay in page faults on every call). A buffer is
+    free for a later result of its layout once the value in it and every view of that value
+    have died. Never in a buffer: f's results and their views (the caller keeps them), a
+    result an op makes with parameters (no `out=`), small arrays (the allocator makes them in
+    no time, and a buffer would only add to what the plan holds) and large ones (the
+    allocator hands a step the block it just freed, still in cache, and mapping it costs little
+    beside the work on it)."""
+
+    def __init__(self, names, equations, entries, results):
+        self.names, self.results = names, set(results)
+        self.aliases = _aliases(equations, entries)
+        self.free = {}  # (shape, dtype, strides) -> names of free buffers
+        self.held = {}  # slot -> the name of the buffer holding its value
+        self.waits = {}  # buffer name -> the slots that must die before it is free again
+        self.dead = set()
+
+    def _kept_by_caller(self, slot):
+        return not self.results.isdisjoint(self.aliases.get(slot, (slot,)))
+
+    def fits(self, eq, output, given):
+        forward = eq.op.forward
+        return (type(forward) is np.ufunc and forward.nout == 1 and not eq.params
+                and BUFFER_SIZES[0] <= output._value.nbytes <= BUFFER_SIZES[1]
+                and not self._kept_by_caller(eq.output) and _owns_its_memory(output, given))
+
+    def take(self, slot, like):
+        """The name of a buffer laid out as `like` (a recorded result), now holding `slot`:
+        the layout too, since a later sum adds in memory order."""
+        layout = like.shape, like.dtype, like.strides
+        free = self.free.get(layout)
+        if free:
+            name = free.pop()
+        else:
+            name = f"b{len(self.names)}"
+            self.names[name] = np.empty_like(like)
+        self.held[slot], self.waits[name] = name, set(self.aliases.get(slot, (slot,)))
+        return name
+
+    def may_inherit(self, source, slot):
+        """Whether `slot` may be computed into `source`'s array (`out=`): not when that is a
+        buffer and the caller keeps `slot`."""
+        return source not in self.held or not self._kept_by_caller(slot)
+
+    def inherit(self, source, slot):
+        if source in self.held:
+            name = self.held[slot] = self.held.pop(source)
+            self.waits[name].update(self.aliases.get(slot, (slot,)))
+
+    def release(self, slots):
+        self.dead.update(slots)
+        for name, waits in list(self.waits.items()):
+            if waits <= self.dead:
+                del self.waits[name]
+                array = self.names[name]
+                self.free.setdefault((array.shape, array.dtype, array.strides), []).append(name)
+
+
+def _aliases(equations, entries):
+    """slot -> the slots whose recorded arrays share memory with its own (views, reshapes, an
+    op that returns its input), itself included; slots that share with none are left out."""
+    by_memory = {}  # id of the array that owns the memory -> [(slot, array)]
+    for eq in equations:
+        array = entries[eq.output]._value
+        if isinstance(array, np.ndarray) and array.size:
+            owner = array
+            while getattr(owner, "base", None) is not None:
+                owner = owner.base
+            by_memory.setdefault(id(owner), []).append((eq.output, array))
+    aliases = {}
+    for group in by_memory.values():
+        for i, (s, a) in enumerate(group):
+            for t, b in group[i + 1:]:
+                if np.may_share_memory(a, b):
+                    aliases.setdefault(s, {s}).add(t)
+                    aliases.setdefault(t, {t}).add(s)
+    return aliases
 
 
 def _result_values(results, outputs, owned, entries, constant):

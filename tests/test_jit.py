@@ -195,3 +195,77 @@ def test_results_are_the_callers_own_arrays_in_f_s_structure():
             assert a.flags.writeable
             assert not any(np.may_share_memory(a, b) for b in arrays[k + 1:])
         assert out.right["s"].shape == () and type(out.right["s"].numpy()) is np.ndarray
+
+
+def big_problem():
+    """params, X, y large enough for buffers (arrays of 4 KiB and more)."""
+    return ({"W1": 0.1 * rng.standard_normal((32, 40)), "b1": np.zeros(40),
+             "W2": 0.1 * rng.standard_normal((40, 3))},
+            rng.standard_normal((64, 32)), rng.integers(0, 3, 64))
+
+
+def _buffers(jitted):
+    """The arrays the plans of `jitted` keep between calls."""
+    return [value for plan in jitted.plans.values() if plan is not None
+            for name, value in plan._step.__globals__.items()
+            if name.startswith("b") and isinstance(value, np.ndarray)]
+
+
+def test_a_plan_keeps_buffers_and_hands_out_none_of_them():
+    """Intermediates that die inside the step go into arrays the plan keeps (`out=`): a later
+    call must not change what an earlier one returned."""
+    jitted = tflc.jit(sgd_step)
+    p, X, y = big_problem()
+    first = jitted(p, X, y, 0.1)
+    kept = [t.numpy().copy() for t in tflc.tape._flatten(first) if isinstance(t, tflc.Tensor)]
+    plan = next(iter(jitted.plans.values()))
+    assert "out=b" in plan.source and _buffers(jitted)
+    for _ in range(3):
+        q, X2, y2 = big_problem()
+        assert_same(jitted(q, X2, y2, 0.1), sgd_step(q, X2, y2, 0.1), exact=False)
+    assert plan.checked and plan.kept_bytes == sum(b.nbytes for b in _buffers(jitted))
+    arrays = [t.numpy() for t in tflc.tape._flatten(first) if isinstance(t, tflc.Tensor)]
+    for a, b in zip(arrays, kept):
+        np.testing.assert_array_equal(a, b)
+        assert not any(np.may_share_memory(a, buffer) for buffer in _buffers(jitted))
+
+
+def test_a_buffer_is_not_reused_while_a_view_of_its_value_lives():
+    def f(x, w):
+        y = x * w  # into a buffer
+        z = tflc.reshape(y, (-1,))  # a view of it, alive to the end, after y has died
+        a = x + w  # the same layout as y: its buffer would do, were z not reading it
+        return tflc.sum(z * tflc.reshape(a * 2.0, (-1,)))
+
+    jitted = tflc.jit(f)
+    for _ in range(3):
+        x, w = rng.standard_normal((32, 32)), rng.standard_normal((32, 32))
+        assert_same(jitted(x, w), f(tflc.Tensor(x), tflc.Tensor(w)))
+    assert _buffers(jitted)
+
+
+def test_threads_calling_one_plan_at_once_get_their_own_numbers():
+    import threading
+    jitted = tflc.jit(sgd_step)
+    p, X, y = big_problem()
+    jitted(p, X, y, 0.1)
+    jitted(p, X, y, 0.1)  # checked: from now on every call replays
+    assert _buffers(jitted)
+    cases = [big_problem() for _ in range(8)]
+    expected = [sgd_step(q, X, y, 0.1) for q, X, y in cases]
+    failures = []
+
+    def worker(offset):
+        for k in range(40):
+            q, X, y = cases[(k + offset) % len(cases)]
+            try:
+                assert_same(jitted(q, X, y, 0.1), expected[(k + offset) % len(cases)], exact=False)
+            except AssertionError as error:
+                failures.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
