@@ -310,6 +310,12 @@ def _rewrite(line, producer, rounding):
                     given = list(inner.given)
                     given[j] = product
                     return inner._replace(output=line.output, given=tuple(given)), False
+    if op is _ops.relu and isinstance(line.given[0], (Tensor, np.ndarray)):
+        # relu(x) is maximum(x, 0), a ufunc, which the code can write in place or into a buffer
+        zeros = np.zeros(_shape(line.given[0]), line.given[0].dtype)
+        zeros.flags.writeable = False
+        return line._replace(op=_ops.maximum, inputs=(line.inputs[0], None),
+                             given=(line.given[0], zeros)), True
     if op is _ops.reshape and made[0] is not None and made[0].op is _ops.sum:
         summed = made[0]
         axis, keepdims, *rest = summed.params

@@ -254,6 +254,32 @@ def test_settle_allocator_stops_page_faults_on_mid_sized_arrays():
     assert settled < 10, (unsettled, settled)
 
 
+def test_a_traced_step_pays_no_page_faults_where_the_hand_step_does():
+    """With glibc's mmap threshold held at 128 KiB, every float64 digits temporary (160 KiB) is
+    mapped and unmapped: the hand-derived step pays page faults on every call; the traced step
+    keeps buffers for its temporaries and pays none (benchmarks/allocator.py)."""
+    script = ("from benchmarks.allocator import measure\n"
+              "print(measure('digits', 'float64', 'hand', 40)[1], "
+              "measure('digits', 'float64', 'traced', 40)[1])\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1], check=True,
+                            env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
+    hand, traced = map(float, result.stdout.split())
+    if hand < 10:
+        pytest.skip(f"this allocator does not fault here ({hand} faults a step)")
+    assert traced < 1, (hand, traced)
+
+
+def test_the_allocator_benchmark_prints_each_implementation():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.allocator", "--size", "tiny",
+                             "--implementations", "hand", "traced"], capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parents[1], check=True)
+    lines = result.stdout.splitlines()
+    assert "fresh process" in lines[0] and len(lines) == 3
+    assert lines[1].split()[0] == "hand" and "1.00x hand" in lines[1]
+    assert lines[2].split()[0] == "traced" and "page faults a step" in lines[2]
+
+
 # --- errors: one line on stderr, exit status 2, no traceback -----------------------------------------
 @pytest.mark.parametrize("argv, message", [
     ([], "required: COMMAND"),

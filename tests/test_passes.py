@@ -239,6 +239,19 @@ def test_a_sum_reshaped_to_its_kept_dims_keeps_them():
     assert any(line.op is tflc.sum and line.params[1] is True for line in lines)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_is_maximum_against_zeros(dtype):
+    """relu(x) as maximum(x, zeros): a ufunc, which the code writes in place or into a buffer;
+    the same bits, its VJP (recorded before) untouched."""
+    lines, before = assert_rewrite_keeps(lambda w, x: tflc.sum(tflc.relu(x @ w) * x[:, :3]),
+                                         [(4, 3), (5, 4)], same_bits=True, dtype=dtype)
+    assert tflc.relu in ops_of(before) and tflc.relu not in ops_of(lines)
+    (maximum,) = [line for line in lines if line.op is tflc.maximum]
+    zeros = maximum.given[1]
+    assert zeros.shape == (5, 3) and zeros.dtype == dtype and not zeros.any()
+    assert not zeros.flags.writeable
+
+
 def test_the_vjp_of_w_times_w_is_one_product():
     """0.5 * sum(w * w): g*w + g*w (one product after common subexpressions) becomes (2g)*w."""
     lines, before = assert_rewrite_keeps(lambda w: 0.5 * tflc.sum(w * w), [(4, 3)], same_bits=False)
