@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import operator
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
@@ -170,7 +171,10 @@ class GradientTape:
             grads = [np.zeros_like(_array(s)) if g is None else g
                      for g, s in zip(grads, flat_sources)]
         handed_out = set(map(id, seeds))  # a seed may be the caller's own array
-        return _unflatten(sources, iter([_as_result(g, handed_out) for g in grads]))
+        results = [_as_result(g, handed_out) for g in grads]
+        if type(sources) is list and all(map(operator.is_, sources, flat_sources)):
+            return results  # a flat list (the common case): no structure to rebuild
+        return _unflatten(sources, iter(results))
 
     def jacobian(self, target: Tensor, sources: Structure,
                  unconnected_gradients: UnconnectedGradients | str = UnconnectedGradients.NONE,
@@ -266,7 +270,9 @@ class GradientTape:
     def _sources(self, sources, what="gradient"):
         flat_sources = _flatten(sources)
         for k, s in enumerate(flat_sources):
-            if type(s) in _FLOAT_SOURCES and s.dtype.kind == "f":  # (the common case, quickly)
+            kind = type(s)  # (the common case, quickly: no property calls)
+            if (kind is Tensor or kind is Variable) and s._value.dtype.kind == "f" or (
+                    kind is np.ndarray and s.dtype.kind == "f"):
                 continue
             if not isinstance(s, (Tensor, np.ndarray)):
                 raise TypeError(f"{what}: source {k} is {type(s).__name__}; only Tensors or "
@@ -304,9 +310,6 @@ class GradientTape:
                          release=release, anomaly=_state.anomaly, on_adjoint=on_adjoint)
         return [own.get(id(x)) if slot is None else grads.get(slot)
                 for x, slot in zip(flat_sources, sources)]
-
-
-_FLOAT_SOURCES = (Tensor, Variable, np.ndarray)
 
 
 def _array(x):
