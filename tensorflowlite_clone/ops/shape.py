@@ -146,11 +146,11 @@ def _index_label(index):
 
 def _scatter_add_forward(g, index, shape):
     out = np.zeros(shape, dtype=g.dtype)
-    parts = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(p, np.ndarray) for p in parts):
-        np.add.at(out, index, g)  # repeated indices accumulate
-    else:
-        out[index] = g
+    for part in index if isinstance(index, tuple) else (index,):  # (a loop: any() costs more)
+        if isinstance(part, np.ndarray):
+            np.add.at(out, index, g)  # repeated indices accumulate
+            return out
+    out[index] = g
     return out
 
 
