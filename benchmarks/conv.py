@@ -16,6 +16,11 @@ a fixed upstream gradient of the pooled output to dx, dw and db. Four ways:
 - naive: cs231n's conv_forward_naive / conv_backward_naive / max_pool_*_naive loops, far too slow
   at N=50, so timed at N=NAIVE_N (their cost is linear in N) and scaled to N=50.
 
+The "net" case is a whole training step of ThreeLayerConvNet at those sizes (conv - relu - pool -
+affine 100 - relu - affine 10 - softmax loss with L2, backward, SGD update): by hand with the
+im2col layers (`net_loss_im2col`), and ThreeLayerConvNet.loss eager ("autodiff") and traced
+(its default). A traced step's memory includes the buffers its plan keeps between calls.
+
     python -m benchmarks.conv                 # float64 and float32, one BLAS thread
     tflc bench --conv                         # the same table
 """
@@ -27,7 +32,7 @@ import numpy as np
 import tensorflowlite_clone as tflc
 from tensorflowlite_clone import convolution
 
-from .harness import environment, peak_memory, settle_allocator, time_steps
+from .harness import _plan_for, environment, peak_memory, settle_allocator, time_steps
 
 SIZE = {"N": 50, "C": 3, "H": 32, "W": 32, "F": 32, "K": 7, "pad": 3, "stride": 1, "pool": 2}
 NAIVE_N = 2
@@ -61,13 +66,15 @@ def conv_forward_im2col(x, w, b, stride, pad):
     return out, (x.shape, w, stride, pad, x_cols)
 
 
-def conv_backward_im2col(dout, cache):
+def conv_backward_im2col(dout, cache, dx_too=True):
     (N, C, H, W), w, stride, pad, x_cols = cache
     F, _, HH, WW = w.shape
     _, _, OH, OW = dout.shape
     db = dout.sum(axis=(0, 2, 3))
     dout_r = dout.transpose(1, 0, 2, 3).reshape(F, -1)
     dw = (dout_r @ x_cols.T).reshape(w.shape)
+    if not dx_too:  # (a first layer's input needs no gradient)
+        return None, dw, db
     dx_cols = (w.reshape(F, -1).T @ dout_r).reshape(C, HH, WW, N, OH, OW)
     dxp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dout.dtype)
     for i in range(HH):  # col2im: each kernel offset adds its strided slab
@@ -150,6 +157,7 @@ def make_traced(x, w, b, dout, layers="conv+pool"):
 
     def step():
         return traced(params, dout)
+    step.kept_bytes = lambda: _plan_for(traced, params, dout).kept_bytes
     return step
 
 
@@ -165,6 +173,76 @@ def make_problem_for(layers, dtype, N=SIZE["N"], seed=0):
         return x, w, b, rng.standard_normal(c.shape).astype(dtype)
     x = rng.standard_normal((N, SIZE["F"], SIZE["H"], SIZE["W"])).astype(dtype)
     return x, w, b, dout
+
+
+# --- the whole ThreeLayerConvNet step -----------------------------------------------------------
+NET = {"hidden": 100, "classes": 10, "reg": 1e-3, "lr": 1e-3}
+
+
+def make_net_problem(dtype, N=SIZE["N"], seed=0):
+    """X, y and a ThreeLayerConvNet's parameters (cs231n's CIFAR-sized defaults at SIZE)."""
+    from models.cnn import ThreeLayerConvNet
+    s = SIZE
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, s["C"], s["H"], s["W"])).astype(dtype)
+    y = rng.integers(0, NET["classes"], N)
+    np.random.seed(seed)
+    model = ThreeLayerConvNet((s["C"], s["H"], s["W"]), s["F"], s["K"], NET["hidden"],
+                              NET["classes"], weight_scale=1e-2, reg=NET["reg"], dtype=dtype)
+    return X, y, model.params
+
+
+def net_loss_im2col(X, y, params, reg):
+    """conv - relu - 2x2 max pool - affine - relu - affine - softmax, forward and backward, by
+    hand with the im2col layers above: (loss, grads), cs231n's 0.5 * reg * |W|^2."""
+    s, N = SIZE, X.shape[0]
+    W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+    conv, conv_cache = conv_forward_im2col(X, W1, b1, s["stride"], s["pad"])
+    relu1 = np.maximum(conv, 0)
+    pool, pool_cache = max_pool_forward_reshape(relu1, s["pool"])
+    flat = pool.reshape(N, -1)
+    hidden_pre = flat @ W2 + b2
+    hidden = np.maximum(hidden_pre, 0)
+    scores = hidden @ W3 + b3
+    scores -= scores.max(axis=1, keepdims=True)
+    probs = np.exp(scores)
+    probs /= probs.sum(axis=1, keepdims=True)
+    rows = np.arange(N)
+    loss = -np.log(probs[rows, y]).mean() + 0.5 * reg * sum(np.sum(W * W) for W in (W1, W2, W3))
+    dscores = probs
+    dscores[rows, y] -= 1
+    dscores /= N
+    grads = {"W3": hidden.T @ dscores + reg * W3, "b3": dscores.sum(axis=0)}
+    dhidden = (dscores @ W3.T) * (hidden_pre > 0)
+    grads["W2"], grads["b2"] = flat.T @ dhidden + reg * W2, dhidden.sum(axis=0)
+    drelu1 = max_pool_backward_reshape((dhidden @ W2.T).reshape(pool.shape), pool_cache)
+    _, dW1, grads["b1"] = conv_backward_im2col(drelu1 * (conv > 0), conv_cache, dx_too=False)
+    grads["W1"] = dW1 + reg * W1
+    return float(loss), grads
+
+
+def make_net(X, y, params, method):
+    """One SGD step on copies of `params`: "hand" (net_loss_im2col), or ThreeLayerConvNet.loss
+    with method "autodiff" (the eager tape) or "traced" (tflc.jit, its default)."""
+    from models import cnn
+    s = SIZE
+    model = cnn.ThreeLayerConvNet((s["C"], s["H"], s["W"]), s["F"], s["K"], NET["hidden"],
+                              NET["classes"], reg=NET["reg"], dtype=X.dtype)
+    model.params = {k: v.copy() for k, v in params.items()}
+
+    def step():
+        if method == "hand":
+            loss, grads = net_loss_im2col(X, y, model.params, NET["reg"])
+        else:
+            loss, grads = model.loss(X, y, method=method)
+        for k, g in grads.items():
+            model.params[k] -= NET["lr"] * g
+        return loss
+    if method == "traced":  # (the arguments ThreeLayerConvNet.loss gives its traced step)
+        step.kept_bytes = lambda: _plan_for(
+            cnn._traced_loss, model.params, X, y, NET["reg"], tuple(model.conv_param.items()),
+            tuple(model.pool_param.items())).kept_bytes
+    return step
 
 
 # --- cs231n's naive loops ----------------------------------------------------------------------
@@ -255,7 +333,7 @@ def check_agreement(dtype=np.float64):
     return float(max(diffs))
 
 
-LAYERS = ("conv+pool", "conv", "pool")
+LAYERS = ("conv+pool", "conv", "pool", "net")
 
 
 def run(dtypes=("float64", "float32"), layers=LAYERS, rounds=11, threads=1, naive=True):
@@ -275,14 +353,21 @@ def run(dtypes=("float64", "float32"), layers=LAYERS, rounds=11, threads=1, naiv
         settle_allocator()
         for case in layers:
             for dtype in dtypes:
-                problem = make_problem_for(case, np.dtype(dtype))
-                steps = {name: make(*problem, layers=case) for name, make in
-                         (("hand", make_hand), ("eager", make_eager), ("traced", make_traced))}
+                if case == "net":
+                    problem = make_net_problem(np.dtype(dtype))
+                    steps = {name: make_net(*problem, method) for name, method in
+                             (("hand", "hand"), ("eager", "autodiff"), ("traced", "traced"))}
+                else:
+                    problem = make_problem_for(case, np.dtype(dtype))
+                    steps = {name: make(*problem, layers=case) for name, make in
+                             (("hand", make_hand), ("eager", make_eager),
+                              ("traced", make_traced))}
                 samples = time_steps(steps, rounds, min_round_seconds=0.5)
                 hand, hand_best = statistics.median(samples["hand"]), min(samples["hand"])
                 hand_peak = peak_memory(steps["hand"])
                 for name, times in samples.items():
-                    peak = peak_memory(steps[name]) if name != "hand" else hand_peak
+                    kept = getattr(steps[name], "kept_bytes", lambda: 0)()  # a plan's buffers
+                    peak = peak_memory(steps[name]) + kept if name != "hand" else hand_peak
                     report["results"].append({
                         "layers": case, "dtype": dtype, "impl": name,
                         "median_ms": statistics.median(times) * 1e3,
@@ -313,7 +398,8 @@ def format_table(report):
     s = report["size"]
     lines = [f"conv2d ({s['F']} filters {s['K']}x{s['K']}, pad {s['pad']}, stride {s['stride']}) "
              f"+ max_pool2d {s['pool']}x{s['pool']}, N={s['N']}, {s['C']}x{s['H']}x{s['W']}: "
-             "forward and backward (dx, dw, db); ratios to the hand-written NumPy im2col step",
+             "forward and backward (dx, dw, db); net: ThreeLayerConvNet's whole SGD step; ratios "
+             "to the hand-written NumPy im2col step",
              f"{'layers':10} {'dtype':8} {'impl':7} {'median ms':>10} {'x hand':>8} "
              f"{'best x':>8} {'peak MiB':>9} {'mem x':>6}"]
     for r in report["results"]:
