@@ -172,7 +172,8 @@ class GradientTape:
                      for g, s in zip(grads, flat_sources)]
         handed_out = set(map(id, seeds))  # a seed may be the caller's own array
         results = [_as_result(g, handed_out) for g in grads]
-        if type(sources) is list and all(map(operator.is_, sources, flat_sources)):
+        if type(sources) is list and len(sources) == len(flat_sources) and all(
+                map(operator.is_, sources, flat_sources)):
             return results  # a flat list (the common case): no structure to rebuild
         return _unflatten(sources, iter(results))
 

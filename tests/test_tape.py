@@ -255,6 +255,8 @@ def test_sources_structure_is_mirrored():
     assert nested["first"][1][0].numpy() == 3.0 and nested["second"].numpy() == 2.0
     same_twice = tape.gradient(y, [a, a])
     assert [g.numpy() for g in same_twice] == [6.0, 6.0]
+    with_empty = tape.gradient(y, [a, [], ()])  # (a list, but not a flat one)
+    assert len(with_empty) == 3 and with_empty[1:] == [[], ()]
 
 
 def test_target_equal_to_source():
