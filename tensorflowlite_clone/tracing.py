@@ -477,6 +477,7 @@ class _Buffers:
         forward = eq.op.forward
         return (type(forward) is np.ufunc and forward.nout == 1 and not eq.params
                 and BUFFER_SIZES[0] <= output._value.nbytes <= BUFFER_SIZES[1]
+                and (output._value.flags.c_contiguous or output._value.flags.f_contiguous)
                 and not self._kept_by_caller(eq.output) and _owns_its_memory(output, given))
 
     def take(self, slot, like):
