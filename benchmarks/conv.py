@@ -32,7 +32,7 @@ import numpy as np
 import tensorflowlite_clone as tflc
 from tensorflowlite_clone import convolution
 
-from .harness import _plan_for, environment, peak_memory, settle_allocator, time_steps
+from .harness import environment, peak_memory, plan_for, settle_allocator, time_steps
 
 SIZE = {"N": 50, "C": 3, "H": 32, "W": 32, "F": 32, "K": 7, "pad": 3, "stride": 1, "pool": 2}
 NAIVE_N = 2
@@ -157,7 +157,7 @@ def make_traced(x, w, b, dout, layers="conv+pool"):
 
     def step():
         return traced(params, dout)
-    step.kept_bytes = lambda: _plan_for(traced, params, dout).kept_bytes
+    step.kept_bytes = lambda: plan_for(traced, params, dout).kept_bytes
     return step
 
 
@@ -239,7 +239,7 @@ def make_net(X, y, params, method):
             model.params[k] -= NET["lr"] * g
         return loss
     if method == "traced":  # (the arguments ThreeLayerConvNet.loss gives its traced step)
-        step.kept_bytes = lambda: _plan_for(
+        step.kept_bytes = lambda: plan_for(
             cnn._traced_loss, model.params, X, y, NET["reg"], tuple(model.conv_param.items()),
             tuple(model.pool_param.items())).kept_bytes
     return step
@@ -366,8 +366,7 @@ def run(dtypes=("float64", "float32"), layers=LAYERS, rounds=11, threads=1, naiv
                 hand, hand_best = statistics.median(samples["hand"]), min(samples["hand"])
                 hand_peak = peak_memory(steps["hand"])
                 for name, times in samples.items():
-                    kept = getattr(steps[name], "kept_bytes", lambda: 0)()  # a plan's buffers
-                    peak = peak_memory(steps[name]) + kept if name != "hand" else hand_peak
+                    peak = peak_memory(steps[name]) if name != "hand" else hand_peak
                     report["results"].append({
                         "layers": case, "dtype": dtype, "impl": name,
                         "median_ms": statistics.median(times) * 1e3,

@@ -66,11 +66,12 @@ def _net_step(X, y, params, method):
             net.params[k] -= LR * g
         return loss
     if method == "traced":  # what the plan keeps between calls counts as the step's memory
-        step.kept_bytes = lambda: _plan_for(_traced_loss, net.params, X, y, REG).kept_bytes
+        step.kept_bytes = lambda: plan_for(_traced_loss, net.params, X, y, REG).kept_bytes
     return step
 
 
-def _plan_for(jitted, *args):
+def plan_for(jitted, *args):
+    """The plan `jitted` (tflc.jit) replays for these arguments."""
     return jitted.plans[tflc.tracing._describe(args, [])]
 
 
@@ -179,8 +180,8 @@ def time_steps(steps, rounds, min_round_seconds=0.05, faults=None):
 
 
 def peak_memory(step):
-    """Peak bytes traced (tracemalloc: NumPy allocations) during one step (a traced step's
-    plan's buffers, allocated before, are added by `run`)."""
+    """Peak bytes traced (tracemalloc: NumPy allocations) during one step, plus what the step
+    keeps between calls (`step.kept_bytes()`, where it has one: a traced step's buffers)."""
     step()
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -188,7 +189,7 @@ def peak_memory(step):
     step()
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    return peak
+    return peak + getattr(step, "kept_bytes", lambda: 0)()
 
 
 def summary(samples):
@@ -290,8 +291,7 @@ def run(sizes=("cifar", "digits", "tiny"), dtypes=("float64", "float32"), rounds
                        "best_ratio": min(samples[name]) / hand_best,
                        "faults_per_step": faults[name], "first_loss": first_loss[name]}
                 if name in NUMPY_BASED:
-                    kept = getattr(steps[name], "kept_bytes", lambda: 0)()
-                    row["peak_kib"] = (peak_memory(steps[name]) + kept) / 1024
+                    row["peak_kib"] = peak_memory(steps[name]) / 1024
                 report["results"].append(row)
             hand_peak = next(r["peak_kib"] for r in report["results"][-len(names):]
                              if r["impl"] == "hand")

@@ -441,7 +441,7 @@ def _generate(program, arguments, out, adjoints=(), exact=False):
         if last:
             lines.append(f"    del {', '.join(f'v{s}' for s in last)}")
             buffers.release(last)
-    values = _result_values(results, outputs, owned, entries, constant)
+    values = _result_values(results, outputs, owned, entries, buffers.aliases, constant)
     if any("handed_out" in v for v in values):
         lines.append("    handed_out = set()")
     lines.append(f"    return {_structure_code(out, iter(values), constant)}")
@@ -533,12 +533,13 @@ def _aliases(equations, entries):
     return aliases
 
 
-def _result_values(results, outputs, owned, entries, constant):
+def _result_values(results, outputs, owned, entries, aliases, constant):
     """The code of each of f's results (`results`: its slot, a constant array, or None where
     the result is not a Tensor): a Tensor the caller owns, as the tape's results are (never a
     read-only view, never an array handed out twice: `tape._as_result`), checked in the code
-    only where the trace could not tell."""
+    only where the trace could not tell (`aliases`: `_aliases`)."""
     values, seen = [], set()
+    slots = {s for s in results if type(s) is int}
     for s, x in zip(results, outputs):
         if not isinstance(x, Tensor):
             values.append(constant(x))
@@ -546,10 +547,8 @@ def _result_values(results, outputs, owned, entries, constant):
             values.append(f"wrap({constant(x if s is None else s)}.copy())")
         elif entries[s].ndim == 0:  # (maybe a NumPy scalar)
             values.append(f"wrap(array(v{s}))")
-        elif s in owned and s not in seen and not any(
-                np.may_share_memory(entries[s]._value, entries[t]._value)
-                for t in results if type(t) is int and t != s):
-            values.append(f"wrap(v{s})")  # made here, shared with nothing
+        elif s in owned and s not in seen and aliases.get(s, {s}) & slots == {s}:
+            values.append(f"wrap(v{s})")  # made here, shared with no other result
         else:
             values.append(f"result(v{s}, handed_out)")
         if type(s) is int:
